@@ -1,0 +1,178 @@
+//! The outbound HTTP client for calls to registered services. A registered
+//! URL must not turn the platform into a proxy into its own network: unless
+//! private targets are allowed, loopback, link-local and private addresses
+//! are refused, whether written in the URL, resolved by DNS or reached by a
+//! redirect.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+/// How the client may be used.
+#[derive(Clone, Debug)]
+pub struct OutboundSettings {
+    pub allow_private_targets: bool,
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (connect included).
+    pub timeout: Duration,
+    pub user_agent: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("URL scheme '{0}' is not allowed (http or https only)")]
+    Scheme(String),
+    #[error("URL has no host")]
+    NoHost,
+    #[error("{0} is a loopback, link-local or private address; outbound calls to it are refused")]
+    PrivateTarget(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Builds a client with the policy, timeouts and redirect checks.
+pub fn client(settings: &OutboundSettings) -> Result<reqwest::Client, OutboundError> {
+    let allow_private = settings.allow_private_targets;
+    let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else if let Err(e) = check_url(attempt.url(), allow_private) {
+            attempt.error(e)
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .user_agent(settings.user_agent.clone())
+        .redirect(redirect)
+        .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+        .build()
+        .map_err(|e| OutboundError::Build(e.to_string()))
+}
+
+/// Checks scheme and, for literal addresses, the target policy. Host names
+/// are checked when they resolve (see the resolver).
+pub fn check_url(url: &Url, allow_private: bool) -> Result<(), OutboundError> {
+    match url.scheme() {
+        "http" | "https" => {}
+        other => return Err(OutboundError::Scheme(other.to_owned())),
+    }
+    let ip = match url.host() {
+        None => return Err(OutboundError::NoHost),
+        Some(Host::Domain(name)) => {
+            if !allow_private && is_local_name(name) {
+                return Err(OutboundError::PrivateTarget(name.to_owned()));
+            }
+            return Ok(());
+        }
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+    };
+    if allow_private || is_public(ip) {
+        Ok(())
+    } else {
+        Err(OutboundError::PrivateTarget(ip.to_string()))
+    }
+}
+
+fn is_local_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// Whether an address is on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link local
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
+}
+
+/// Resolves with the system resolver, then drops refused addresses.
+#[derive(Debug)]
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(Box::new(OutboundError::PrivateTarget(host))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_private_literals_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:9000/",
+            "http://0.0.0.0/",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert!(check_url(&url, false).is_err(), "{url} should be refused");
+            assert!(check_url(&url, true).is_ok(), "{url} should pass when allowed");
+        }
+        assert!(check_url(&Url::parse("https://impute.afrigen-d.org").unwrap(), false).is_ok());
+        assert!(check_url(&Url::parse("https://8.8.8.8/").unwrap(), false).is_ok());
+        assert!(matches!(
+            check_url(&Url::parse("file:///etc/passwd").unwrap(), true),
+            Err(OutboundError::Scheme(_))
+        ));
+    }
+}
