@@ -12,7 +12,10 @@ use std::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{
     SigningKey, VerifyingKey,
-    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding},
+    pkcs8::{
+        DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey,
+        spki::der::pem::LineEnding,
+    },
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -76,7 +79,8 @@ impl Claims {
     /// Whether the caller holds `role`, globally or for `service_id`.
     pub fn has_role(&self, role: Role, service_id: Option<i64>) -> bool {
         self.roles.iter().any(|g| {
-            g.role == role && (g.service_id.is_none() || (service_id.is_some() && g.service_id == service_id))
+            g.role == role
+                && (g.service_id.is_none() || (service_id.is_some() && g.service_id == service_id))
         })
     }
 
@@ -288,7 +292,11 @@ struct VerifierInner {
 }
 
 impl Verifier {
-    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, keys: Vec<PublicKey>) -> Self {
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        keys: Vec<PublicKey>,
+    ) -> Self {
         Self {
             inner: Arc::new(VerifierInner {
                 issuer: issuer.into(),
@@ -420,12 +428,19 @@ mod tests {
 
         let stranger = TokenSigner::generate();
         let forged = stranger.sign(&claims(vec![RoleGrant::global(Role::Admin)], 60));
-        assert!(matches!(verifier.verify(&forged), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            verifier.verify(&forged),
+            Err(AuthError::Invalid(_))
+        ));
 
         let expired = signer.sign(&claims(vec![], -3600));
-        assert!(matches!(verifier.verify(&expired), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            verifier.verify(&expired),
+            Err(AuthError::Invalid(_))
+        ));
 
-        let other_audience = Verifier::new("fedimpute", "elsewhere", vec![signer.public_key().clone()]);
+        let other_audience =
+            Verifier::new("fedimpute", "elsewhere", vec![signer.public_key().clone()]);
         assert!(other_audience.verify(&token).is_err());
     }
 

@@ -46,9 +46,15 @@ impl Keyring {
     pub fn new(current: [u8; 32], older: &[[u8; 32]]) -> Self {
         let mut keys = HashMap::new();
         let current_id = Self::key_id(&current);
-        keys.insert(current_id.clone(), Aes256Gcm::new(&Key::<Aes256Gcm>::from(current)));
+        keys.insert(
+            current_id.clone(),
+            Aes256Gcm::new(&Key::<Aes256Gcm>::from(current)),
+        );
         for key in older {
-            keys.insert(Self::key_id(key), Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)));
+            keys.insert(
+                Self::key_id(key),
+                Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)),
+            );
         }
         Self {
             current: current_id,
@@ -168,12 +174,18 @@ mod tests {
         let sealed = old.seal(b"cloudgene-token", b"ctx");
         assert!(!sealed.contains("cloudgene-token"));
         assert_eq!(old.open(&sealed, b"ctx").unwrap(), b"cloudgene-token");
-        assert!(matches!(old.open(&sealed, b"other"), Err(CryptoError::Tampered)));
+        assert!(matches!(
+            old.open(&sealed, b"other"),
+            Err(CryptoError::Tampered)
+        ));
 
         let rotated = Keyring::new([2; 32], &[[1; 32]]);
         assert_eq!(rotated.open(&sealed, b"ctx").unwrap(), b"cloudgene-token");
         assert!(rotated.needs_reseal(&sealed));
         let new_only = Keyring::new([2; 32], &[]);
-        assert!(matches!(new_only.open(&sealed, b"ctx"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            new_only.open(&sealed, b"ctx"),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 }

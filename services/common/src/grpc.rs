@@ -149,7 +149,9 @@ impl GrpcServer {
             result = &mut server => return result.map_err(ServeError::from),
             () = shutdown => {}
         }
-        health.set_service_status("", ServingStatus::NotServing).await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         for name in &service_names {
             health
                 .set_service_status(*name, ServingStatus::NotServing)
@@ -211,7 +213,10 @@ impl Extractor for HeaderExtractor<'_> {
 pub struct TraceContextInterceptor;
 
 impl Interceptor for TraceContextInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_trace_context(request.metadata_mut());
         Ok(request)
     }

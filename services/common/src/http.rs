@@ -166,7 +166,10 @@ mod tests {
         ] {
             let url = Url::parse(url).unwrap();
             assert!(check_url(&url, false).is_err(), "{url} should be refused");
-            assert!(check_url(&url, true).is_ok(), "{url} should pass when allowed");
+            assert!(
+                check_url(&url, true).is_ok(),
+                "{url} should pass when allowed"
+            );
         }
         assert!(check_url(&Url::parse("https://impute.afrigen-d.org").unwrap(), false).is_ok());
         assert!(check_url(&Url::parse("https://8.8.8.8/").unwrap(), false).is_ok());

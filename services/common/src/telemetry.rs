@@ -22,7 +22,9 @@ impl std::str::FromStr for LogFormat {
         match s.to_ascii_lowercase().as_str() {
             "plain" | "text" => Ok(Self::Plain),
             "json" => Ok(Self::Json),
-            other => Err(format!("unknown log format '{other}': expected plain or json")),
+            other => Err(format!(
+                "unknown log format '{other}': expected plain or json"
+            )),
         }
     }
 }

@@ -1,1 +1,5 @@
-fn main() {}
+//! `fedimpute`: runs any component of the platform, or all of them.
+
+fn main() -> std::process::ExitCode {
+    fedimpute::main()
+}

@@ -38,7 +38,10 @@ impl FakePanel {
         Self {
             key: key.to_owned(),
             label: label.to_owned(),
-            populations: populations.iter().map(|p| ((*p).to_owned(), p.to_uppercase())).collect(),
+            populations: populations
+                .iter()
+                .map(|p| ((*p).to_owned(), p.to_uppercase()))
+                .collect(),
         }
     }
 }
@@ -64,11 +67,21 @@ impl Default for CloudgeneConfig {
             tokens: vec!["cloudgene-test-token".to_owned()],
             app_id: "imputationserver2@2.0.12".to_owned(),
             panels: vec![
-                FakePanel::new("apps@1000g-phase-3-v5@2.0.0", "1000 Genomes Phase 3 (Version 5)", &all),
-                FakePanel::new("apps@h3africa-v6hc-s@1.0.0", "H3Africa Reference Panel (v6)", &[
-                    "afr", "mixed", "off",
-                ]),
-                FakePanel::new("apps@topmed-r3@1.0.0", "TOPMed (Version R3)", &["all", "off"]),
+                FakePanel::new(
+                    "apps@1000g-phase-3-v5@2.0.0",
+                    "1000 Genomes Phase 3 (Version 5)",
+                    &all,
+                ),
+                FakePanel::new(
+                    "apps@h3africa-v6hc-s@1.0.0",
+                    "H3Africa Reference Panel (v6)",
+                    &["afr", "mixed", "off"],
+                ),
+                FakePanel::new(
+                    "apps@topmed-r3@1.0.0",
+                    "TOPMed (Version R3)",
+                    &["all", "off"],
+                ),
             ],
         }
     }
@@ -188,13 +201,20 @@ async fn record(Shared(state): Shared<SharedState>, request: Request, next: Next
 }
 
 fn auth_token(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The username of a valid token.
 fn user_of(config: &CloudgeneConfig, token: Option<&str>) -> Option<String> {
     let token = token.filter(|t| !t.is_empty())?;
-    config.tokens.iter().position(|t| t == token).map(username_for)
+    config
+        .tokens
+        .iter()
+        .position(|t| t == token)
+        .map(username_for)
 }
 
 fn user_json(username: &str) -> Value {
@@ -219,11 +239,17 @@ async fn server_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> 
         "loggedIn": false, "maintenace": state.maintenance,
         "maintenaceMessage": MAINTENANCE_MESSAGE, "apps": [],
     });
-    if let (Some(username), Some(map)) = (user_of(&state.config, token.as_deref()), body.as_object_mut()) {
+    if let (Some(username), Some(map)) = (
+        user_of(&state.config, token.as_deref()),
+        body.as_object_mut(),
+    ) {
         let app = &state.config.app_id;
         map.insert("loggedIn".into(), json!(true));
         map.insert("user".into(), user_json(&username));
-        map.insert("apps".into(), json!([{"id": app, "name": APP_NAME, "version": app_version(app)}]));
+        map.insert(
+            "apps".into(),
+            json!([{"id": app, "name": APP_NAME, "version": app_version(app)}]),
+        );
         map.insert("deprecatedApps".into(), json!([]));
         map.insert("experimentalApps".into(), json!([]));
     }
@@ -232,7 +258,10 @@ async fn server_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> 
 
 async fn counters(Shared(state): Shared<SharedState>) -> Response {
     let size = lock(&state).queue_size;
-    json_reply(StatusCode::OK, json!({"complete": {}, "queue": {"size": size}, "users": 1}))
+    json_reply(
+        StatusCode::OK,
+        json!({"complete": {}, "queue": {"size": size}, "users": 1}),
+    )
 }
 
 async fn app_details(
@@ -251,76 +280,12 @@ async fn app_details(
     let app_id = &state.config.app_id;
     let bare = app_id.split_once('@').map_or(app_id.as_str(), |(id, _)| id);
     if requested != *app_id && requested != bare {
-        let text = format!("Application {requested} not found or the request requires user authentication.");
+        let text = format!(
+            "Application {requested} not found or the request requires user authentication."
+        );
         return message(StatusCode::NOT_FOUND, &text);
     }
-    json_reply(StatusCode::OK, app_json(&state.config))
-}
-
-/// A parameter of the app, as CG3 `WdlParameterInputResponse` renders it (nulls omitted).
-fn param(id: &str, description: &str, kind: &str, value: Option<&str>, values: Option<Value>) -> Value {
-    let mut param = json!({"id": id, "description": description, "type": kind, "visible": true,
-        "required": true, "adminOnly": false});
-    if let Some(map) = param.as_object_mut() {
-        if let Some(value) = value {
-            map.insert("value".into(), json!(value));
-        }
-        if let Some(values) = values {
-            map.insert("values".into(), values);
-        }
-    }
-    param
-}
-
-/// `[{key, value}]`, sorted by key as CG3 does.
-fn pairs(pairs: &[(&str, &str)]) -> Value {
-    let mut sorted = pairs.to_vec();
-    sorted.sort_unstable();
-    Value::Array(sorted.into_iter().map(|(key, value)| json!({"key": key, "value": value})).collect())
-}
-
-fn app_json(config: &CloudgeneConfig) -> Value {
-    let refpanels = config.panels.iter().map(|p| json!({"key": p.key, "value": p.label})).collect();
-    let populations = config
-        .panels
-        .iter()
-        .map(|p| {
-            let values: Vec<Value> =
-                p.populations.iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
-            json!({"key": p.key, "label": p.label, "values": values})
-        })
-        .collect();
-    let mut files = param("files", "Input Files (VCF)", "local-folder", None, None);
-    let mut population = param("population", "Allele Frequency Check", "binded_list", None, Some(populations));
-    if let (Some(files), Some(population)) = (files.as_object_mut(), population.as_object_mut()) {
-        files.insert("source".into(), json!("upload"));
-        population.insert("bind".into(), json!("refpanel"));
-    }
-    let checkbox = pairs(&[("false", "no"), ("true", "yes")]);
-    let params = vec![
-        files,
-        param("refpanel", "Reference Panel", "app_list", None, Some(Value::Array(refpanels))),
-        param("build", "Array Build", "list", Some("hg19"), Some(pairs(&[("hg19", "GRCh37/hg19"), ("hg38", "GRCh38/hg38")]))),
-        param("r2Filter", "rsq Filter", "list", Some("0"), Some(pairs(&[
-            ("0", "off"), ("0.001", "0.001"), ("0.1", "0.1"), ("0.2", "0.2"), ("0.3", "0.3"),
-        ]))),
-        param("phasing", "Phasing", "list", Some("eagle"), Some(pairs(&[
-            ("eagle", "Eagle v2.4 (phased output)"), ("beagle", "Beagle 5.4 (phased output)"),
-            ("no_phasing", "No phasing"),
-        ]))),
-        population,
-        param("mode", "Mode", "list", Some("imputation"), Some(pairs(&[
-            ("qc_only", "Quality Control Only"), ("imputation", "Quality Control & Imputation"),
-        ]))),
-        param("aesEncryption", "AES 256 encryption", "checkbox", None, Some(checkbox.clone())),
-        param("meta", "Generate Meta-imputation file", "checkbox", None, Some(checkbox)),
-    ];
-    json!({
-        "id": config.app_id, "name": APP_NAME, "version": app_version(&config.app_id),
-        "description": "Fake Cloudgene imputation app for tests.", "author": "fedimpute tests",
-        "website": "https://example.org/imputationserver2", "logo": "", "submitButton": "Submit job",
-        "s3Workspace": false, "footer": "", "params": params,
-    })
+    json_reply(StatusCode::OK, app::app_json(&state.config))
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,7 +293,10 @@ struct VerifyForm {
     token: Option<String>,
 }
 
-async fn verify_token(Shared(state): Shared<SharedState>, form: Result<Form<VerifyForm>, FormRejection>) -> Response {
+async fn verify_token(
+    Shared(state): Shared<SharedState>,
+    form: Result<Form<VerifyForm>, FormRejection>,
+) -> Response {
     let token = form.ok().and_then(|Form(form)| form.token);
     let username = user_of(&lock(&state).config, token.as_deref());
     let body = match username {
@@ -339,8 +307,10 @@ async fn verify_token(Shared(state): Shared<SharedState>, form: Result<Form<Veri
                 "mail": format!("{username}@example.org"),
                 "expire": expire.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
         }
-        None => json!({"valid": false, "message": "Invalid API Token.", "username": null, "name": null,
-            "mail": null, "expire": null}),
+        None => {
+            json!({"valid": false, "message": "Invalid API Token.", "username": null, "name": null,
+            "mail": null, "expire": null})
+        }
     };
     json_reply(StatusCode::OK, body)
 }
@@ -350,16 +320,22 @@ async fn fallback(uri: Uri) -> Response {
     if path == "/api" || path.starts_with("/api/") {
         return unauthorized(path);
     }
-    json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found",
+    json_reply(
+        StatusCode::NOT_FOUND,
+        json!({"message": "Not Found",
         "_links": {"self": {"href": path, "templated": false}},
-        "_embedded": {"errors": [{"message": format!("Page Not Found: {path}")}]}}))
+        "_embedded": {"errors": [{"message": format!("Page Not Found: {path}")}]}}),
+    )
 }
 
 /// Micronaut's security rejection.
 fn unauthorized(path: &str) -> Response {
-    json_reply(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized",
+    json_reply(
+        StatusCode::UNAUTHORIZED,
+        json!({"message": "Unauthorized",
         "_links": {"self": {"href": path, "templated": false}},
-        "_embedded": {"errors": [{"message": "Unauthorized"}]}}))
+        "_embedded": {"errors": [{"message": "Unauthorized"}]}}),
+    )
 }
 
 /// Cloudgene's `MessageWrapper` error body.
@@ -367,92 +343,6 @@ fn message(status: StatusCode, text: &str) -> Response {
     json_reply(status, json!({"message": text, "success": false}))
 }
 
+mod app;
 #[cfg(test)]
-mod tests {
-    use super::super::testing::request;
-    use super::*;
-
-    const TOKEN: (&str, &str) = ("X-Auth-Token", "cloudgene-test-token");
-
-    #[tokio::test]
-    async fn server_probe_anonymous_logged_in_and_faults() {
-        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
-        let base = fake.base_url();
-        let anon = request(&base, "GET", "/api/v2/server", &[], "").await.expect("reply").json();
-        assert_eq!((anon["name"].as_str(), anon["loggedIn"].as_bool()), (Some("Fake Cloudgene"), Some(false)));
-        assert_eq!((anon["maintenace"].as_bool(), anon["apps"].as_array().map(Vec::len)), (Some(false), Some(0)));
-        let user = request(&base, "GET", "/api/v2/server", &[TOKEN], "").await.expect("reply").json();
-        assert_eq!(user["loggedIn"], json!(true));
-        assert_eq!(user["user"]["username"], json!("fake-user"));
-        assert_eq!(user["apps"][0]["id"], json!("imputationserver2@2.0.12"));
-        assert_eq!(user["apps"][0]["version"], json!("2.0.12"));
-        fake.set_maintenance(true);
-        let down = request(&base, "GET", "/api/v2/server", &[], "").await.expect("reply").json();
-        assert_eq!(down["maintenace"], json!(true));
-        fake.set_fault(Fault::Status(500, "boom".into(), "text/plain"));
-        let boom = request(&base, "GET", "/api/v2/server", &[], "").await.expect("reply");
-        assert_eq!((boom.status, boom.body.as_str()), (500, "boom"));
-        fake.set_fault(Fault::NonJson);
-        let html = request(&base, "GET", "/api/v2/server", &[], "").await.expect("reply");
-        assert_eq!(html.status, 200);
-        assert!(html.header("content-type").is_some_and(|c| c.starts_with("text/html")));
-        assert_eq!(fake.hits("/api/v2/server"), 5);
-        assert_eq!(fake.last_token("/api/v2/server").as_deref(), Some("cloudgene-test-token"));
-        let counters = request(&base, "GET", "/api/v2/server/counters", &[], "").await.expect("reply").json();
-        assert_eq!(counters["queue"]["size"], json!(0));
-        fake.stop().await;
-    }
-
-    #[tokio::test]
-    async fn apps_route_auth_lookup_and_panels() {
-        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
-        let base = fake.base_url();
-        let anon = request(&base, "GET", "/api/v2/server/apps/imputationserver2", &[], "").await.expect("reply");
-        assert_eq!((anon.status, anon.json()["message"].as_str()), (401, Some("Unauthorized")));
-        for id in ["imputationserver2", "imputationserver2@2.0.12"] {
-            let path = format!("/api/v2/server/apps/{id}");
-            let app = request(&base, "GET", &path, &[TOKEN], "").await.expect("reply");
-            assert_eq!(app.status, 200);
-            let app = app.json();
-            let params = app["params"].as_array().cloned().unwrap_or_default();
-            let by_id = |id: &str| params.iter().find(|p| p["id"] == json!(id)).cloned().unwrap_or_default();
-            assert_eq!(by_id("refpanel")["type"], json!("app_list"));
-            assert_eq!(by_id("refpanel")["values"][1]["key"], json!("apps@h3africa-v6hc-s@1.0.0"));
-            assert_eq!(by_id("population")["bind"], json!("refpanel"));
-            assert_eq!(by_id("population")["values"][2]["values"][0]["key"], json!("all"));
-            assert_eq!(by_id("files")["type"], json!("local-folder"));
-            assert_eq!(by_id("phasing")["values"].as_array().map(Vec::len), Some(3));
-        }
-        let missing = request(&base, "GET", "/api/v2/server/apps/minimac4", &[TOKEN], "").await.expect("reply");
-        assert_eq!(missing.status, 404);
-        assert_eq!(missing.json()["success"], json!(false));
-        fake.set_panels(vec![FakePanel::new("apps@x@1", "X", &["off"])]);
-        let app = request(&base, "GET", "/api/v2/server/apps/imputationserver2", &[TOKEN], "").await.expect("reply");
-        assert_eq!(app.json()["params"][1]["values"], json!([{"key": "apps@x@1", "value": "X"}]));
-        fake.set_maintenance(true);
-        let down = request(&base, "GET", "/api/v2/server/apps/imputationserver2", &[TOKEN], "").await.expect("reply");
-        assert_eq!((down.status, down.json()["message"].as_str()), (503, Some(MAINTENANCE_MESSAGE)));
-        fake.stop().await;
-    }
-
-    #[tokio::test]
-    async fn verify_and_unknown_api_routes() {
-        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
-        let base = fake.base_url();
-        let form = [("Content-Type", "application/x-www-form-urlencoded")];
-        let ok = request(&base, "POST", "/api/v2/tokens/verify", &form, "token=cloudgene-test-token").await;
-        let ok = ok.expect("reply").json();
-        assert_eq!((ok["valid"].as_bool(), ok["username"].as_str()), (Some(true), Some("fake-user")));
-        assert!(ok["expire"].as_str().is_some_and(|e| e.ends_with('Z')));
-        let bad = request(&base, "POST", "/api/v2/tokens/verify", &form, "token=nope").await.expect("reply");
-        assert_eq!(bad.json()["message"], json!("Invalid API Token."));
-        let garbage = request(&base, "POST", "/api/v2/tokens/verify", &[], "\u{0}%%").await.expect("reply");
-        assert_eq!(garbage.json()["valid"], json!(false));
-        let other = request(&base, "GET", "/api/v2/jobs", &[TOKEN], "").await.expect("reply");
-        assert_eq!(other.status, 401);
-        assert_eq!(other.json()["_embedded"]["errors"][0]["message"], json!("Unauthorized"));
-        assert_eq!(other.json()["_links"]["self"]["href"], json!("/api/v2/jobs"));
-        assert_eq!(fake.hits("/api/v2/jobs"), 1);
-        fake.stop().await;
-    }
-}
+mod tests;

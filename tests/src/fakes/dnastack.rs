@@ -125,14 +125,20 @@ fn router(state: SharedState) -> Router {
     Router::new()
         .route("/api/service-registry/services", get(services))
         .route("/oauth/token", post(token))
-        .route("/ewes/{namespace}/ga4gh/wes/v1/service-info", get(service_info))
+        .route(
+            "/ewes/{namespace}/ga4gh/wes/v1/service-info",
+            get(service_info),
+        )
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
         .with_state(state)
 }
 
 async fn record(Shared(state): Shared<SharedState>, request: Request, next: Next) -> Response {
-    *lock(&state).hits.entry(request.uri().path().to_owned()).or_insert(0) += 1;
+    *lock(&state)
+        .hits
+        .entry(request.uri().path().to_owned())
+        .or_insert(0) += 1;
     next.run(request).await
 }
 
@@ -158,9 +164,21 @@ async fn services(Shared(state): Shared<SharedState>) -> Response {
     let (base, client) = (&state.base, &state.config.client_id);
     let mut entries = Vec::new();
     if state.ewes_listed {
-        entries.push(registry_entry(base, client, "ewes-service", "Workbench eWES", "ewes"));
+        entries.push(registry_entry(
+            base,
+            client,
+            "ewes-service",
+            "Workbench eWES",
+            "ewes",
+        ));
     }
-    entries.push(registry_entry(base, client, "workflow-service", "Workbench Workflow Service", "workflows"));
+    entries.push(registry_entry(
+        base,
+        client,
+        "workflow-service",
+        "Workbench Workflow Service",
+        "workflows",
+    ));
     json_reply(StatusCode::OK, Value::Array(entries))
 }
 
@@ -186,8 +204,15 @@ async fn token(
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let lifetime = state.token_lifetime;
-    let access_token = jwt_like(&state.config.namespace, &state.base, field("resource"), lifetime);
-    state.tokens.insert(access_token.clone(), Instant::now() + lifetime);
+    let access_token = jwt_like(
+        &state.config.namespace,
+        &state.base,
+        field("resource"),
+        lifetime,
+    );
+    state
+        .tokens
+        .insert(access_token.clone(), Instant::now() + lifetime);
     let mut body = json!({"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime.as_secs()});
     if let (Some(scope), Some(map)) = (field("scope"), body.as_object_mut()) {
         map.insert("scope".into(), json!(scope));
@@ -215,7 +240,11 @@ fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -238,28 +267,39 @@ async fn service_info(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let valid = bearer.and_then(|t| state.tokens.get(t)).is_some_and(|expiry| Instant::now() < *expiry);
+    let valid = bearer
+        .and_then(|t| state.tokens.get(t))
+        .is_some_and(|expiry| Instant::now() < *expiry);
     if !valid {
-        return workbench_error(StatusCode::UNAUTHORIZED, "Full authentication is required to access this resource");
+        return workbench_error(
+            StatusCode::UNAUTHORIZED,
+            "Full authentication is required to access this resource",
+        );
     }
     if namespace != state.config.namespace {
-        return workbench_error(StatusCode::FORBIDDEN, &format!("Access denied to namespace {namespace}"));
+        return workbench_error(
+            StatusCode::FORBIDDEN,
+            &format!("Access denied to namespace {namespace}"),
+        );
     }
     let base = &state.base;
-    json_reply(StatusCode::OK, json!({
-        "id": "ewes-service", "name": "Workbench eWES", "description": "Fake DNAstack eWES",
-        "type": {"group": "com.dnastack.workbench", "artifact": "ewes-service", "version": "1.0.0"},
-        "organization": {"name": "DNAstack", "url": "https://dnastack.com"},
-        "url": format!("{base}/ewes/{namespace}/ga4gh/wes/v1"), "version": "1.0.0",
-        "workflow_type_versions": {"WDL": {"workflow_type_version": ["1.0"]}},
-        "supported_wes_versions": ["1.0.0"],
-        "supported_filesystem_protocols": ["gs", "s3", "https"],
-        "workflow_engine_versions": {"cromwell": "85"},
-        "default_workflow_engine_parameters": [],
-        "system_state_counts": {},
-        "auth_instructions_url": format!("{base}/oauth/token"),
-        "tags": {},
-    }))
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "id": "ewes-service", "name": "Workbench eWES", "description": "Fake DNAstack eWES",
+            "type": {"group": "com.dnastack.workbench", "artifact": "ewes-service", "version": "1.0.0"},
+            "organization": {"name": "DNAstack", "url": "https://dnastack.com"},
+            "url": format!("{base}/ewes/{namespace}/ga4gh/wes/v1"), "version": "1.0.0",
+            "workflow_type_versions": {"WDL": {"workflow_type_version": ["1.0"]}},
+            "supported_wes_versions": ["1.0.0"],
+            "supported_filesystem_protocols": ["gs", "s3", "https"],
+            "workflow_engine_versions": {"cromwell": "85"},
+            "default_workflow_engine_parameters": [],
+            "system_state_counts": {},
+            "auth_instructions_url": format!("{base}/oauth/token"),
+            "tags": {},
+        }),
+    )
 }
 
 async fn fallback() -> Response {
@@ -268,82 +308,14 @@ async fn fallback() -> Response {
 
 /// DNAstack's `WorkbenchApiError` body.
 fn workbench_error(status: StatusCode, msg: &str) -> Response {
-    json_reply(status, json!({
-        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "msg": msg, "error_code": status.as_u16(), "trace_id": hex(&rand::random::<[u8; 8]>()),
-    }))
+    json_reply(
+        status,
+        json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "msg": msg, "error_code": status.as_u16(), "trace_id": hex(&rand::random::<[u8; 8]>()),
+        }),
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::testing::request;
-    use super::*;
-
-    const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-    const REGISTRY: &str = "/api/service-registry/services";
-    const INFO: &str = "/ewes/fake-namespace/ga4gh/wes/v1/service-info";
-
-    #[test]
-    fn base64url_matches_rfc4648() {
-        let cases = [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("\u{ff}\u{fe}", "w7_Dvg")];
-        for (input, expected) in cases {
-            assert_eq!(base64url(input.as_bytes()), expected);
-        }
-    }
-
-    #[tokio::test]
-    async fn registry_lists_services_without_secrets() {
-        let fake = FakeDnastack::start(DnastackConfig::default()).await;
-        let base = fake.base_url();
-        let reply = request(&base, "GET", REGISTRY, &[], "").await.expect("reply");
-        assert!(!reply.body.contains("fake-secret"));
-        let list = reply.json();
-        assert_eq!(list[0]["type"]["artifact"], json!("ewes-service"));
-        assert_eq!(list[0]["url"], json!(format!("{base}/ewes")));
-        assert_eq!(list[0]["authentication"][0]["token_endpoint"], json!(format!("{base}/oauth/token")));
-        assert_eq!(list[0]["authentication"][0]["client_id"], json!("fake-client"));
-        assert_eq!(list[1]["id"], json!("workflow-service"));
-        fake.set_ewes_listed(false);
-        let list = request(&base, "GET", REGISTRY, &[], "").await.expect("reply").json();
-        assert_eq!(list.as_array().map(Vec::len), Some(1));
-        fake.set_fault(Fault::NonJson);
-        let html = request(&base, "GET", REGISTRY, &[], "").await.expect("reply");
-        assert_eq!((html.status, html.json()), (200, Value::Null));
-        assert_eq!(fake.hits(REGISTRY), 3);
-        fake.stop().await;
-    }
-
-    #[tokio::test]
-    async fn token_flow_guards_service_info() {
-        let fake = FakeDnastack::start(DnastackConfig::default()).await;
-        let base = fake.base_url();
-        let good = "grant_type=client_credentials&client_id=fake-client&client_secret=fake-secret&resource=x&scope=wes";
-        let bad_client = "grant_type=client_credentials&client_id=fake-client&client_secret=wrong";
-        let bad_grant = "grant_type=password&client_id=fake-client&client_secret=fake-secret";
-        let denied = request(&base, "POST", "/oauth/token", &[FORM], bad_client).await.expect("reply");
-        assert_eq!((denied.status, denied.json()), (401, json!({"error": "invalid_client"})));
-        let grant = request(&base, "POST", "/oauth/token", &[FORM], bad_grant).await.expect("reply");
-        assert_eq!((grant.status, grant.json()), (400, json!({"error": "unsupported_grant_type"})));
-        let junk = request(&base, "POST", "/oauth/token", &[], "{}").await.expect("reply");
-        assert_eq!(junk.status, 400);
-        let issued = request(&base, "POST", "/oauth/token", &[FORM], good).await.expect("reply").json();
-        assert_eq!((issued["token_type"].as_str(), issued["expires_in"].as_u64()), (Some("Bearer"), Some(300)));
-        let token = issued["access_token"].as_str().unwrap_or_default().to_owned();
-        assert_eq!(token.split('.').count(), 3);
-        assert_eq!(fake.last_token_request().and_then(|f| f.get("scope").cloned()).as_deref(), Some("wes"));
-        let anon = request(&base, "GET", INFO, &[], "").await.expect("reply");
-        assert_eq!((anon.status, anon.json()["error_code"].as_u64()), (401, Some(401)));
-        assert!(anon.json()["trace_id"].is_string());
-        let auth = format!("Bearer {token}");
-        let info = request(&base, "GET", INFO, &[("Authorization", &auth)], "").await.expect("reply");
-        assert_eq!((info.status, info.json()["type"]["artifact"].as_str()), (200, Some("ewes-service")));
-        let other = "/ewes/other/ga4gh/wes/v1/service-info";
-        let forbidden = request(&base, "GET", other, &[("Authorization", &auth)], "").await.expect("reply");
-        assert_eq!((forbidden.status, forbidden.json()["error_code"].as_u64()), (403, Some(403)));
-        fake.expire_tokens();
-        let expired = request(&base, "GET", INFO, &[("Authorization", &auth)], "").await.expect("reply");
-        assert_eq!(expired.status, 401);
-        assert_eq!(fake.hits("/oauth/token"), 4);
-        fake.stop().await;
-    }
-}
+mod tests;

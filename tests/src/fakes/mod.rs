@@ -61,7 +61,11 @@ pub(crate) async fn apply_fault(fault: Fault) -> Option<Response> {
             None
         }
         Fault::NonJson => Some(
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], NON_JSON_PAGE)
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                NON_JSON_PAGE,
+            )
                 .into_response(),
         ),
         Fault::Status(code, body, content_type) => {
@@ -91,7 +95,9 @@ pub(crate) async fn bind_loopback() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a fake server must be able to bind a loopback port");
-    let addr = listener.local_addr().expect("a bound listener has a local address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has a local address");
     (listener, format!("http://{addr}"))
 }
 
@@ -107,7 +113,9 @@ pub(crate) struct Loopback {
 impl Loopback {
     /// Serves `router` on `listener` in a background task.
     pub(crate) fn serve(listener: TcpListener, router: Router) -> Self {
-        let addr = listener.local_addr().expect("a bound listener has a local address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has a local address");
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, router)
@@ -120,7 +128,11 @@ impl Loopback {
                 tracing::warn!(%addr, %error, "fake server ended with an error");
             }
         });
-        Self { addr, shutdown: Some(shutdown), task: Some(task) }
+        Self {
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -170,7 +182,10 @@ pub(crate) mod testing {
 
         /// The first header with this (case-insensitive) name.
         pub(crate) fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         }
     }
 
@@ -215,7 +230,11 @@ pub(crate) mod testing {
             .filter_map(|line| line.split_once(':'))
             .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
             .collect();
-        Ok(Reply { status, headers, body: body.to_owned() })
+        Ok(Reply {
+            status,
+            headers,
+            body: body.to_owned(),
+        })
     }
 }
 
@@ -230,10 +249,14 @@ mod tests {
         let router = Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
         let server = Loopback::serve(listener, router);
         assert_eq!(server.base_url(), base);
-        let reply = request(&base, "GET", "/ping", &[], "").await.expect("server answers");
+        let reply = request(&base, "GET", "/ping", &[], "")
+            .await
+            .expect("server answers");
         assert_eq!((reply.status, reply.body.as_str()), (200, "pong"));
         server.stop().await;
-        let refused = request(&base, "GET", "/ping", &[], "").await.expect_err("port is closed");
+        let refused = request(&base, "GET", "/ping", &[], "")
+            .await
+            .expect_err("port is closed");
         assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     }
 
@@ -243,10 +266,19 @@ mod tests {
         let reply = reply.expect("a status fault replaces the answer");
         assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let bad = apply_fault(Fault::Status(42, String::new(), "text/plain")).await;
-        assert_eq!(bad.map(|r| r.status()), Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(
+            bad.map(|r| r.status()),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
         assert!(apply_fault(Fault::None).await.is_none());
-        assert!(apply_fault(Fault::Delay(Duration::from_millis(1))).await.is_none());
-        let html = apply_fault(Fault::NonJson).await.expect("non-JSON replaces the answer");
+        assert!(
+            apply_fault(Fault::Delay(Duration::from_millis(1)))
+                .await
+                .is_none()
+        );
+        let html = apply_fault(Fault::NonJson)
+            .await
+            .expect("non-JSON replaces the answer");
         assert_eq!(html.status(), StatusCode::OK);
     }
 }

@@ -1,0 +1,197 @@
+//! Command line and environment: every option has a flag and a
+//! `FEDIMPUTE_*` variable, parsed and validated once, here.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fedimpute_common::{
+    config::{HumanDuration, Mode},
+    telemetry::LogFormat,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fedimpute",
+    version,
+    about = "The central platform of a federated genotype-imputation network"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run components (all of them by default).
+    Serve {
+        #[arg(value_enum, default_value_t = Component::All)]
+        component: Component,
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[arg(value_enum, default_value_t = Component::All)]
+        component: Component,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Sign an access token with the platform's signing key and print it
+    /// (until the Users service issues tokens at login).
+    MintToken {
+        #[arg(long)]
+        username: String,
+        /// User id (the token's `sub`).
+        #[arg(long, default_value = "0")]
+        user_id: String,
+        /// admin, service_admin, researcher, service_user or viewer; repeatable.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Scope the roles to one service.
+        #[arg(long)]
+        service_id: Option<i64>,
+        #[arg(long, default_value = "15m")]
+        ttl: HumanDuration,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Component {
+    All,
+    Registry,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// SQLite files, development keys and the local file store.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// development (keys generated into the data dir) or production (every key must be given).
+    #[arg(
+        long,
+        env = "FEDIMPUTE_MODE",
+        default_value = "development",
+        global = true
+    )]
+    pub mode: Mode,
+    /// Log filter, e.g. `info` or `info,fedimpute_registry=debug`.
+    #[arg(long, env = "FEDIMPUTE_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[arg(
+        long,
+        env = "FEDIMPUTE_LOG_FORMAT",
+        default_value = "plain",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector for traces; unset exports nothing.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+    /// Public key(s) that verify access tokens (PEM), comma-separated.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_JWT_PUBLIC_KEY_FILE",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub jwt_public_key_files: Vec<PathBuf>,
+    /// Private key that signs access tokens (PEM, PKCS#8).
+    #[arg(long, env = "FEDIMPUTE_JWT_SIGNING_KEY_FILE", global = true)]
+    pub jwt_signing_key_file: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "FEDIMPUTE_JWT_ISSUER",
+        default_value = "fedimpute",
+        global = true
+    )]
+    pub jwt_issuer: String,
+    #[arg(
+        long,
+        env = "FEDIMPUTE_JWT_AUDIENCE",
+        default_value = "fedimpute",
+        global = true
+    )]
+    pub jwt_audience: String,
+    /// AES-256 key (base64 of 32 bytes) that seals stored secrets.
+    #[arg(long, env = "FEDIMPUTE_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
+    /// Retired keys, still used to open older values; comma-separated.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_ENCRYPTION_OLD_KEY_FILES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub encryption_old_key_files: Vec<PathBuf>,
+    /// Outbound calls may target loopback, link-local and private addresses.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_ALLOW_PRIVATE_TARGETS",
+        default_value_t = false,
+        global = true
+    )]
+    pub allow_private_targets: bool,
+    /// How long in-flight calls may take to finish on shutdown.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_SHUTDOWN_GRACE",
+        default_value = "20s",
+        global = true
+    )]
+    pub shutdown_grace: HumanDuration,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    #[arg(
+        long,
+        env = "FEDIMPUTE_REGISTRY_ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub registry_addr: SocketAddr,
+    /// Default: `sqlite://<data dir>/registry.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_REGISTRY_DATABASE_URL")]
+    pub registry_database_url: Option<String>,
+    #[arg(long, env = "FEDIMPUTE_REGISTRY_MAX_CONNECTIONS", default_value_t = 16)]
+    pub registry_max_connections: u32,
+    /// How often each service is probed.
+    #[arg(long, env = "FEDIMPUTE_HEALTH_INTERVAL", default_value = "5m")]
+    pub health_interval: HumanDuration,
+    /// Consecutive failed probes before a healthy service is marked down.
+    #[arg(long, env = "FEDIMPUTE_HEALTH_FAILURE_THRESHOLD", default_value_t = 3)]
+    pub health_failure_threshold: u32,
+    /// Unhealthy for longer than this: listed as at risk, probed on the slower schedule.
+    #[arg(long, env = "FEDIMPUTE_HEALTH_AT_RISK_AFTER", default_value = "3d")]
+    pub health_at_risk_after: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_HEALTH_AT_RISK_INTERVAL", default_value = "1h")]
+    pub health_at_risk_interval: HumanDuration,
+    /// Health history older than this is deleted.
+    #[arg(long, env = "FEDIMPUTE_HEALTH_RETENTION", default_value = "30d")]
+    pub health_retention: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_HEALTH_CONCURRENCY", default_value_t = 16)]
+    pub health_concurrency: usize,
+    /// Whole-request timeout of probes and other calls to registered services.
+    #[arg(long, env = "FEDIMPUTE_PROBE_TIMEOUT", default_value = "15s")]
+    pub probe_timeout: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_PROBE_CONNECT_TIMEOUT", default_value = "10s")]
+    pub probe_connect_timeout: HumanDuration,
+}

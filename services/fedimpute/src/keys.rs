@@ -1,0 +1,83 @@
+//! Loading the platform's keys: from files in production (refusing to
+//! start without them), generated once into the data directory in
+//! development.
+
+use std::path::PathBuf;
+
+use fedimpute_common::{
+    auth::{PublicKey, TokenSigner, Verifier},
+    config::{Mode, keys_dir},
+    crypto::Keyring,
+};
+
+use crate::cli::Global;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeysError {
+    #[error("{what} is required in production mode: set {variable} (a file from a Secret)")]
+    Missing {
+        what: &'static str,
+        variable: &'static str,
+    },
+    #[error(transparent)]
+    Key(#[from] fedimpute_common::auth::KeyError),
+}
+
+fn dev_signing_key_path(global: &Global) -> PathBuf {
+    keys_dir(&global.data_dir).join("jwt-signing.pem")
+}
+
+/// The signer (for `admin mint-token`, later the Users service).
+pub(crate) fn signer(global: &Global) -> Result<TokenSigner, KeysError> {
+    match (&global.jwt_signing_key_file, global.mode) {
+        (Some(path), _) => Ok(TokenSigner::load(path)?),
+        (None, Mode::Development) => Ok(TokenSigner::load_or_generate(&dev_signing_key_path(
+            global,
+        ))?),
+        (None, Mode::Production) => Err(KeysError::Missing {
+            what: "the token signing key",
+            variable: "FEDIMPUTE_JWT_SIGNING_KEY_FILE",
+        }),
+    }
+}
+
+/// The verifier every component checks access tokens with.
+pub(crate) fn verifier(global: &Global) -> Result<Verifier, KeysError> {
+    let keys = if !global.jwt_public_key_files.is_empty() {
+        global
+            .jwt_public_key_files
+            .iter()
+            .map(|p| PublicKey::load(p))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        match (&global.jwt_signing_key_file, global.mode) {
+            (Some(path), _) => vec![TokenSigner::load(path)?.public_key().clone()],
+            (None, Mode::Development) => vec![signer(global)?.public_key().clone()],
+            (None, Mode::Production) => {
+                return Err(KeysError::Missing {
+                    what: "the token verification key",
+                    variable: "FEDIMPUTE_JWT_PUBLIC_KEY_FILE",
+                });
+            }
+        }
+    };
+    Ok(Verifier::new(
+        &global.jwt_issuer,
+        &global.jwt_audience,
+        keys,
+    ))
+}
+
+/// The keyring that seals stored secrets.
+pub(crate) fn keyring(global: &Global) -> Result<Keyring, KeysError> {
+    match (&global.encryption_key_file, global.mode) {
+        (Some(path), _) => Ok(Keyring::load(path, &global.encryption_old_key_files)?),
+        (None, Mode::Development) => Ok(Keyring::load_or_generate(
+            &keys_dir(&global.data_dir).join("encryption.key"),
+        )?),
+        (None, Mode::Production) => Err(KeysError::Missing {
+            what: "the encryption key",
+            variable: "FEDIMPUTE_ENCRYPTION_KEY_FILE",
+        }),
+    }
+}

@@ -1,0 +1,9 @@
+//! The `fedimpute` binary as a library: the command line, configuration
+//! loading (once, here) and the components it runs.
+
+mod cli;
+mod keys;
+mod run;
+
+pub use cli::Cli;
+pub use run::main;

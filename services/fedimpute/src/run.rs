@@ -1,0 +1,224 @@
+//! What each command does.
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use fedimpute_common::{
+    auth::{Claims, Role, RoleGrant},
+    config::default_sqlite_url,
+    http::OutboundSettings,
+    shutdown,
+    telemetry::{self, TelemetrySettings},
+};
+use fedimpute_registry::health::HealthSettings;
+use fedimpute_registry_migration::{Migrator, MigratorTrait};
+
+use crate::{
+    cli::{AdminCommand, Cli, Command, Component, Global, RegistryArgs},
+    keys,
+};
+
+/// `EX_USAGE`: bad configuration.
+const EXIT_CONFIG: u8 = 64;
+
+/// The process entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fedimpute: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let Cli { global, command } = cli;
+    if let Command::Admin { command } = &command {
+        return admin(&global, command);
+    }
+    let _telemetry = match telemetry::init(&TelemetrySettings {
+        filter: global.log.clone(),
+        format: global.log_format,
+        otlp_endpoint: global.otlp_endpoint.clone(),
+        service_name: "fedimpute".into(),
+    }) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("fedimpute: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match command {
+        Command::Serve {
+            component,
+            no_migrate,
+            registry,
+        } => serve(&global, component, !no_migrate, &registry).await,
+        Command::Migrate {
+            component,
+            registry,
+        } => migrate(&global, component, &registry).await,
+        Command::Admin { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::Config(message)) => {
+            tracing::error!("invalid configuration: {message}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(RunError::Failed(message)) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum RunError {
+    Config(String),
+    Failed(String),
+}
+
+fn registry_database_url(global: &Global, args: &RegistryArgs) -> String {
+    args.registry_database_url
+        .clone()
+        .unwrap_or_else(|| default_sqlite_url(&global.data_dir, "registry"))
+}
+
+fn registry_settings(
+    global: &Global,
+    args: &RegistryArgs,
+    migrate: bool,
+) -> Result<fedimpute_registry::Settings, RunError> {
+    let config = |e: keys::KeysError| RunError::Config(e.to_string());
+    Ok(fedimpute_registry::Settings {
+        addr: args.registry_addr,
+        database_url: registry_database_url(global, args),
+        max_connections: args.registry_max_connections,
+        migrate,
+        grace: global.shutdown_grace.0,
+        health: HealthSettings {
+            interval: args.health_interval.0,
+            failure_threshold: args.health_failure_threshold.max(1),
+            at_risk_after: args.health_at_risk_after.0,
+            at_risk_interval: args.health_at_risk_interval.0,
+            retention: args.health_retention.0,
+            concurrency: args.health_concurrency.max(1),
+            enabled: true,
+        },
+        outbound: OutboundSettings {
+            allow_private_targets: global.allow_private_targets,
+            connect_timeout: args.probe_connect_timeout.0,
+            timeout: args.probe_timeout.0,
+            user_agent: format!("fedimpute/{}", env!("CARGO_PKG_VERSION")),
+        },
+        min_check_interval: Duration::from_secs(10),
+        verifier: keys::verifier(global).map_err(config)?,
+        keyring: keys::keyring(global).map_err(config)?,
+    })
+}
+
+async fn serve(
+    global: &Global,
+    component: Component,
+    migrate: bool,
+    args: &RegistryArgs,
+) -> Result<(), RunError> {
+    match component {
+        Component::All | Component::Registry => {}
+    }
+    let settings = registry_settings(global, args, migrate)?;
+    let app = fedimpute_registry::Application::build(settings)
+        .await
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    tracing::info!(mode = %global.mode, "fedimpute is serving: registry on {}", app.local_addr());
+    let stop = shutdown::on_signal();
+    app.run_until(stop.cancelled_owned())
+        .await
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(
+    global: &Global,
+    component: Component,
+    args: &RegistryArgs,
+) -> Result<(), RunError> {
+    match component {
+        Component::All | Component::Registry => {
+            let url = registry_database_url(global, args);
+            let db = fedimpute_common::db::connect(&url, 2)
+                .await
+                .map_err(|e| RunError::Failed(format!("registry database: {e}")))?;
+            Migrator::up(&db, None)
+                .await
+                .map_err(|e| RunError::Failed(format!("registry migrations: {e}")))?;
+            tracing::info!(database = %fedimpute_common::db::redact_url(&url), "registry schema is up to date");
+        }
+    }
+    Ok(())
+}
+
+fn admin(global: &Global, command: &AdminCommand) -> ExitCode {
+    match command {
+        AdminCommand::MintToken {
+            username,
+            user_id,
+            roles,
+            service_id,
+            ttl,
+        } => {
+            let mut grants = Vec::new();
+            for role in roles {
+                let parsed: Result<Role, _> =
+                    serde_json::from_value(serde_json::Value::String(role.clone()));
+                match parsed {
+                    Ok(role) => grants.push(RoleGrant {
+                        role,
+                        service_id: *service_id,
+                    }),
+                    Err(_) => {
+                        eprintln!(
+                            "fedimpute: unknown role '{role}': use admin, service_admin, researcher, service_user or viewer"
+                        );
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                }
+            }
+            let signer = match keys::signer(global) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("fedimpute: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let now = chrono_now();
+            let claims = Claims {
+                sub: user_id.clone(),
+                username: username.clone(),
+                email: String::new(),
+                roles: grants,
+                iat: now,
+                exp: now + i64::try_from(ttl.0.as_secs()).unwrap_or(i64::MAX / 2),
+                iss: global.jwt_issuer.clone(),
+                aud: global.jwt_audience.clone(),
+                jti: format!("cli-{now}"),
+            };
+            println!("{}", signer.sign(&claims));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,307 @@
+//! The health monitor: probes every active service on its schedule,
+//! concurrently (bounded), applies hysteresis, records each probe in the
+//! history, prunes old history, and keeps probing long-unhealthy services on
+//! a slower schedule so they can come back by themselves.
+
+mod probe;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+pub use probe::{ProbeResult, probe};
+
+use crate::{
+    domain::{ApiType, HealthStatus},
+    error::Result,
+    secrets::ServiceSecrets,
+    store::{HealthUpdate, RegistryStore, Service},
+};
+
+/// Knobs of the monitor.
+#[derive(Clone, Debug)]
+pub struct HealthSettings {
+    /// How often each service is probed.
+    pub interval: Duration,
+    /// Consecutive failed probes before a healthy service is marked down.
+    pub failure_threshold: u32,
+    /// Unhealthy for longer than this: listed as at risk.
+    pub at_risk_after: Duration,
+    /// How often an at-risk service is probed.
+    pub at_risk_interval: Duration,
+    /// History older than this is deleted.
+    pub retention: Duration,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Whether the background loop runs (a manual check always works).
+    pub enabled: bool,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(300),
+            failure_threshold: 3,
+            at_risk_after: Duration::from_secs(3 * 24 * 3600),
+            at_risk_interval: Duration::from_secs(3600),
+            retention: Duration::from_secs(30 * 24 * 3600),
+            concurrency: 16,
+            enabled: true,
+        }
+    }
+}
+
+/// The recorded health of a service (the fields hysteresis reads).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthState {
+    pub status: HealthStatus,
+    pub consecutive_failures: i32,
+    pub first_unhealthy_at: Option<DateTime<Utc>>,
+}
+
+/// Hysteresis: a healthy service turns unhealthy only after
+/// `threshold` consecutive failures; one good answer brings it back.
+/// Returns the status to record, availability, failures and since when.
+pub fn next_state(
+    current: &HealthState,
+    probe: HealthStatus,
+    threshold: u32,
+    now: DateTime<Utc>,
+) -> (HealthState, bool) {
+    if !probe.is_failure() {
+        let state = HealthState {
+            status: probe,
+            consecutive_failures: 0,
+            first_unhealthy_at: None,
+        };
+        return (state, probe == HealthStatus::Healthy);
+    }
+    let failures = current.consecutive_failures.saturating_add(1);
+    let holding = current.status == HealthStatus::Healthy && failures < threshold as i32;
+    if holding {
+        let state = HealthState {
+            status: HealthStatus::Healthy,
+            consecutive_failures: failures,
+            first_unhealthy_at: None,
+        };
+        return (state, true);
+    }
+    let state = HealthState {
+        status: probe,
+        consecutive_failures: failures,
+        first_unhealthy_at: current.first_unhealthy_at.or(Some(now)),
+    };
+    (state, false)
+}
+
+/// Runs probes and records them.
+#[derive(Debug)]
+pub struct HealthMonitor {
+    store: Arc<dyn RegistryStore>,
+    client: reqwest::Client,
+    secrets: ServiceSecrets,
+    settings: HealthSettings,
+    allow_private: bool,
+    probe_timeout: Duration,
+}
+
+impl HealthMonitor {
+    pub fn new(
+        store: Arc<dyn RegistryStore>,
+        client: reqwest::Client,
+        secrets: ServiceSecrets,
+        settings: HealthSettings,
+        allow_private: bool,
+        probe_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            client,
+            secrets,
+            settings,
+            allow_private,
+            probe_timeout,
+        }
+    }
+
+    pub fn settings(&self) -> &HealthSettings {
+        &self.settings
+    }
+
+    /// Probes one service now and records the outcome.
+    pub async fn check(&self, service: &Service) -> Result<Option<Service>> {
+        let api_type = ApiType::parse(&service.api_type).unwrap_or(ApiType::Michigan);
+        let bearer = self.secrets.get(service, "api_token").unwrap_or_default();
+        let result = probe(
+            &self.client,
+            api_type,
+            &service.base_url,
+            &service.api_config,
+            bearer.as_deref(),
+            self.allow_private,
+        )
+        .await;
+        self.record(service, result).await
+    }
+
+    async fn record(&self, service: &Service, result: ProbeResult) -> Result<Option<Service>> {
+        let now = Utc::now();
+        let current = HealthState {
+            status: HealthStatus::parse(&service.health_status),
+            consecutive_failures: service.consecutive_failures,
+            first_unhealthy_at: service.first_unhealthy_at,
+        };
+        let (state, is_available) = next_state(
+            &current,
+            result.status,
+            self.settings.failure_threshold,
+            now,
+        );
+        let at_risk = state
+            .first_unhealthy_at
+            .is_some_and(|since| now - since > chrono_duration(self.settings.at_risk_after));
+        let wait = if at_risk {
+            self.settings.at_risk_interval
+        } else {
+            self.settings.interval
+        };
+        let update = HealthUpdate {
+            status: state.status,
+            probe_status: result.status,
+            is_available,
+            consecutive_failures: state.consecutive_failures,
+            first_unhealthy_at: state.first_unhealthy_at,
+            response_time_ms: result.response_time_ms,
+            error_message: result.error,
+            checked_at: now,
+            next_check_at: now + chrono_duration(wait),
+            queue_current: result.queue_current,
+        };
+        if state.status != current.status {
+            tracing::info!(
+                service_id = service.id,
+                service = %service.slug,
+                from = current.status.as_str(),
+                to = state.status.as_str(),
+                error = %update.error_message,
+                "service health changed"
+            );
+        }
+        self.store.record_health(service.id, &update).await
+    }
+
+    /// One pass: probe every due service (bounded concurrency).
+    pub async fn run_once(&self) -> Result<usize> {
+        let now = Utc::now();
+        let lease = now + chrono_duration(self.probe_timeout * 2 + Duration::from_secs(5));
+        let due = self.store.claim_due(now, lease, 1000).await?;
+        let count = due.len();
+        futures::stream::iter(due)
+            .for_each_concurrent(self.settings.concurrency.max(1), |service| async move {
+                if let Err(e) = self.check(&service).await {
+                    tracing::warn!(service_id = service.id, error = %e, "recording a health probe failed");
+                }
+            })
+            .await;
+        Ok(count)
+    }
+
+    /// Loops until cancelled: probes due services, prunes history hourly.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        let tick = (self.settings.interval / 10)
+            .clamp(Duration::from_millis(200), Duration::from_secs(15));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_prune: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let pass = tokio::select! {
+                () = cancel.cancelled() => break,
+                pass = self.run_once() => pass,
+            };
+            if let Err(e) = pass {
+                tracing::warn!(error = %e, "health pass failed");
+            }
+            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                last_prune = Some(tokio::time::Instant::now());
+                let before = Utc::now() - chrono_duration(self.settings.retention);
+                match self.store.prune_health_history(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned health history"),
+                    Err(e) => tracing::warn!(error = %e, "pruning health history failed"),
+                }
+            }
+        }
+        tracing::debug!("health monitor stopped");
+    }
+}
+
+pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(status: HealthStatus, failures: i32) -> HealthState {
+        HealthState {
+            status,
+            consecutive_failures: failures,
+            first_unhealthy_at: None,
+        }
+    }
+
+    #[test]
+    fn healthy_holds_until_the_threshold() {
+        let now = Utc::now();
+        let s0 = state(HealthStatus::Healthy, 0);
+        let (s1, up1) = next_state(&s0, HealthStatus::Timeout, 3, now);
+        assert_eq!(
+            (s1.status, up1, s1.consecutive_failures),
+            (HealthStatus::Healthy, true, 1)
+        );
+        let (s2, _) = next_state(&s1, HealthStatus::Unhealthy, 3, now);
+        assert_eq!(s2.status, HealthStatus::Healthy);
+        let (s3, up3) = next_state(&s2, HealthStatus::Unhealthy, 3, now);
+        assert_eq!((s3.status, up3), (HealthStatus::Unhealthy, false));
+        assert_eq!(s3.first_unhealthy_at, Some(now));
+        let later = now + chrono::Duration::minutes(5);
+        let (s4, _) = next_state(&s3, HealthStatus::Timeout, 3, later);
+        assert_eq!(s4.first_unhealthy_at, Some(now), "keeps the first time");
+        let (s5, up5) = next_state(&s4, HealthStatus::Healthy, 3, later);
+        assert_eq!(
+            (
+                s5.status,
+                up5,
+                s5.consecutive_failures,
+                s5.first_unhealthy_at
+            ),
+            (HealthStatus::Healthy, true, 0, None)
+        );
+    }
+
+    #[test]
+    fn unknown_and_maintenance_do_not_hold() {
+        let now = Utc::now();
+        let (s, up) = next_state(
+            &state(HealthStatus::Unknown, 0),
+            HealthStatus::Unhealthy,
+            3,
+            now,
+        );
+        assert_eq!((s.status, up), (HealthStatus::Unhealthy, false));
+        let (m, up) = next_state(
+            &state(HealthStatus::Healthy, 0),
+            HealthStatus::Maintenance,
+            3,
+            now,
+        );
+        assert_eq!((m.status, up), (HealthStatus::Maintenance, false));
+    }
+}
