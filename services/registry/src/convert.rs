@@ -57,7 +57,11 @@ pub(crate) fn service(s: &Service, secret_names: Vec<String>) -> pb::Service {
         supported_builds: builds,
         api_config: match &s.api_config {
             Value::Object(map) => Some(json_to_struct(map.clone())),
-            _ => None,
+            Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::String(_)
+            | Value::Array(_) => None,
         },
         secrets: Default::default(),
         secret_names,

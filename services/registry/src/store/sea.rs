@@ -189,9 +189,12 @@ impl RegistryStore for SeaOrmStore {
         if spec.is_active {
             model.next_check_at = Set(None);
         }
-        model.update(&self.db).await.map_err(|e| match e {
-            DbErr::RecordNotUpdated => Error::NotFound(format!("service {id} not found")),
-            other => Error::Db(other),
+        model.update(&self.db).await.map_err(|e| {
+            if matches!(e, DbErr::RecordNotUpdated) {
+                Error::NotFound(format!("service {id} not found"))
+            } else {
+                Error::Db(e)
+            }
         })
     }
 
@@ -309,9 +312,12 @@ impl RegistryStore for SeaOrmStore {
     ) -> Result<Panel> {
         let mut model = panel_model(spec, synced_at, Utc::now());
         model.id = Set(id);
-        model.update(&self.db).await.map_err(|e| match e {
-            DbErr::RecordNotUpdated => Error::NotFound(format!("reference panel {id} not found")),
-            other => on_unique(other, panel_conflict("", spec.external_id.as_deref())),
+        model.update(&self.db).await.map_err(|e| {
+            if matches!(e, DbErr::RecordNotUpdated) {
+                Error::NotFound(format!("reference panel {id} not found"))
+            } else {
+                on_unique(e, panel_conflict("", spec.external_id.as_deref()))
+            }
         })
     }
 

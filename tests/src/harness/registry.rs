@@ -1,0 +1,108 @@
+//! A registry on `127.0.0.1:0`, built like the binary builds it.
+
+use std::{net::SocketAddr, time::Duration};
+
+use fedimpute_common::{crypto::Keyring, http::OutboundSettings};
+use fedimpute_proto::registry::registry_service_client::RegistryServiceClient;
+use fedimpute_registry::{Application, Settings, health::HealthSettings};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+use super::{auth::TestAuth, db::TestDb};
+
+/// A running registry; `shutdown()` stops it and checks it stopped cleanly.
+#[derive(Debug)]
+pub struct TestRegistry {
+    pub addr: SocketAddr,
+    pub auth: TestAuth,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), fedimpute_common::grpc::ServeError>>>,
+}
+
+impl TestRegistry {
+    /// Settings for tests: loopback targets allowed, short timeouts, the
+    /// background monitor off (tests turn it on when they need it).
+    pub fn settings(db: &TestDb, auth: &TestAuth) -> Settings {
+        Settings {
+            addr: "127.0.0.1:0".parse().expect("valid address"),
+            database_url: db.url.clone(),
+            max_connections: 8,
+            migrate: true,
+            grace: Duration::from_secs(5),
+            health: HealthSettings {
+                interval: Duration::from_secs(1),
+                failure_threshold: 2,
+                enabled: false,
+                ..HealthSettings::default()
+            },
+            outbound: OutboundSettings {
+                allow_private_targets: true,
+                connect_timeout: Duration::from_secs(2),
+                timeout: Duration::from_millis(700),
+                user_agent: "fedimpute-tests".into(),
+            },
+            min_check_interval: Duration::ZERO,
+            verifier: auth.verifier(),
+            keyring: Keyring::new(rand::random(), &[]),
+        }
+    }
+
+    pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let auth = TestAuth::new();
+        let mut settings = Self::settings(&db, &auth);
+        tweak(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("the registry starts");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            auth,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url())
+            .expect("valid URL")
+            .connect()
+            .await
+            .expect("connect to the registry")
+    }
+
+    pub async fn client(&self) -> RegistryServiceClient<Channel> {
+        RegistryServiceClient::new(self.channel().await)
+    }
+
+    /// Signals shutdown (as SIGTERM would) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Stops the registry and asserts that it stopped cleanly.
+    pub async fn shutdown(mut self) {
+        self.begin_shutdown();
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("the registry task did not panic")
+                .expect("the registry stopped cleanly");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Helpers shared by the end-to-end modules.
+
+use fedimpute_proto::registry::{self as pb, registry_service_client::RegistryServiceClient};
+use fedimpute_tests::harness::auth::bearer;
+use tonic::{Code, Status, transport::Channel};
+use tonic_types::StatusExt;
+
+pub(crate) type Client = RegistryServiceClient<Channel>;
+
+/// A valid service of `api_type` at `base_url`.
+pub(crate) fn service(name: &str, api_type: pb::ApiType, base_url: &str) -> pb::Service {
+    pb::Service {
+        name: name.into(),
+        api_type: api_type as i32,
+        base_url: base_url.into(),
+        ..Default::default()
+    }
+}
+
+/// Creates a service as admin and returns it.
+pub(crate) async fn create(client: &mut Client, token: &str, service: pb::Service) -> pb::Service {
+    client
+        .create_service(bearer(
+            token,
+            pb::CreateServiceRequest {
+                service: Some(service),
+            },
+        ))
+        .await
+        .expect("create the service")
+        .into_inner()
+        .service
+        .expect("a service")
+}
+
+/// Creates a panel as admin and returns it.
+pub(crate) async fn create_panel(
+    client: &mut Client,
+    token: &str,
+    panel: pb::ReferencePanel,
+) -> pb::ReferencePanel {
+    client
+        .create_reference_panel(bearer(
+            token,
+            pb::CreateReferencePanelRequest { panel: Some(panel) },
+        ))
+        .await
+        .expect("create the panel")
+        .into_inner()
+        .panel
+        .expect("a panel")
+}
+
+/// The fields named by an `InvalidArgument` status's BadRequest details.
+pub(crate) fn violated_fields(status: &Status) -> Vec<String> {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("InvalidArgument carries BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}

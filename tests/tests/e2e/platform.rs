@@ -1,0 +1,252 @@
+//! What every component offers: standard health, reflection (v1 and
+//! v1alpha), graceful shutdown, and the binary's handling of SIGTERM.
+
+use std::{process::Stdio, time::Duration};
+
+use fedimpute_proto::registry as pb;
+use fedimpute_tests::{
+    TestDb, TestRegistry,
+    fakes::{
+        Fault,
+        cloudgene::{CloudgeneConfig, FakeCloudgene},
+    },
+    harness::auth::bearer,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_stream::StreamExt;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::common::{create, service};
+
+const REGISTRY: &str = "fedimpute.registry.v1.RegistryService";
+
+async fn reflected_services_v1(channel: tonic::transport::Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match replies.next().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection reply {other:?}"),
+    }
+}
+
+async fn reflected_services_v1alpha(channel: tonic::transport::Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match replies.next().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection reply {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reflection_and_health_are_served() {
+    let registry = TestRegistry::spawn(TestDb::sqlite()).await;
+    for services in [
+        reflected_services_v1(registry.channel().await).await,
+        reflected_services_v1alpha(registry.channel().await).await,
+    ] {
+        assert!(services.iter().any(|s| s == REGISTRY), "{services:?}");
+        assert!(
+            services.iter().any(|s| s == "grpc.health.v1.Health"),
+            "{services:?}"
+        );
+    }
+    let mut health = HealthClient::new(registry.channel().await);
+    for name in ["", REGISTRY] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: name.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "'{name}'");
+    }
+    registry.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_reports_not_serving_and_drains_in_flight_calls() {
+    let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let mut registry = TestRegistry::spawn_with(TestDb::sqlite(), |s| {
+        s.outbound.timeout = Duration::from_secs(10)
+    })
+    .await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    let svc = create(
+        &mut client,
+        &admin,
+        service("Slow", pb::ApiType::Michigan, &fake.base_url()),
+    )
+    .await;
+
+    let mut watch = HealthClient::new(registry.channel().await)
+        .watch(HealthCheckRequest {
+            service: REGISTRY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+
+    // A call that takes a while (the fake answers after 1.5 s)...
+    fake.set_fault(Fault::Delay(Duration::from_millis(1500)));
+    let mut slow_client = client.clone();
+    let in_flight = tokio::spawn(async move {
+        slow_client
+            .check_service_health(bearer(&admin, pb::CheckServiceHealthRequest { id: svc.id }))
+            .await
+    });
+    fedimpute_tests::eventually(
+        "the slow call reaches the fake",
+        Duration::from_secs(10),
+        || async { (fake.hits("/api/v2/server") > 0).then_some(()) },
+    )
+    .await;
+
+    // ...is still answered after shutdown starts, while health says NOT_SERVING.
+    registry.begin_shutdown();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status,
+        ServingStatus::NotServing as i32
+    );
+    drop(watch);
+    let answered = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call completes");
+    let health = answered.into_inner().health.unwrap();
+    assert_eq!(health.status, pb::HealthStatus::Healthy as i32);
+    registry.shutdown().await;
+    fake.stop().await;
+}
+
+/// Reads the binary's JSON log lines until the registry says where it bound.
+async fn bound_address(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> String {
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if json.pointer("/fields/message").and_then(|m| m.as_str()) == Some("registry bound") {
+            return json
+                .pointer("/fields/addr")
+                .and_then(|a| a.as_str())
+                .unwrap()
+                .to_owned();
+        }
+    }
+    panic!("the binary exited before binding");
+}
+
+#[tokio::test]
+async fn the_binary_migrates_serves_and_exits_zero_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_fedimpute");
+    let migrated = tokio::process::Command::new(binary)
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "migrate",
+            "registry",
+        ])
+        .env("FEDIMPUTE_LOG", "warn")
+        .status()
+        .await
+        .unwrap();
+    assert!(migrated.success());
+    assert!(data.path().join("registry.db").exists());
+
+    let mut child = tokio::process::Command::new(binary)
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "serve",
+            "registry",
+        ])
+        .env("FEDIMPUTE_REGISTRY_ADDR", "127.0.0.1:0")
+        .env("FEDIMPUTE_LOG_FORMAT", "json")
+        .env("FEDIMPUTE_LOG", "info")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), bound_address(&mut lines))
+        .await
+        .expect("binds in time");
+    // Keep draining stdout so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: REGISTRY.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(status.into_inner().status, ServingStatus::Serving as i32);
+    let listed = pb::registry_service_client::RegistryServiceClient::new(channel)
+        .list_services(pb::ListServicesRequest::default())
+        .await
+        .unwrap();
+    assert!(listed.into_inner().services.is_empty());
+
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    // In development the keys were generated into the data directory, owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.path().join("keys/encryption.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -1,0 +1,241 @@
+//! Reference-panel sync from a (fake) Cloudgene server.
+
+use fedimpute_proto::registry as pb;
+use fedimpute_tests::{
+    TestRegistry, backends,
+    fakes::cloudgene::{CloudgeneConfig, FakeCloudgene, FakePanel},
+    harness::auth::bearer,
+};
+use tonic::Code;
+
+use crate::common::{create, service};
+
+const TOKEN: &str = "cloudgene-test-token";
+
+#[tokio::test]
+async fn sync_upserts_panels_by_external_id() {
+    for db in backends().await {
+        let backend = db.backend;
+        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let svc = create(
+            &mut client,
+            &admin,
+            service("H3Africa", pb::ApiType::Michigan, &fake.base_url()),
+        )
+        .await;
+
+        let syncer = client.clone();
+        let sync = |token: &str| {
+            let mut client = syncer.clone();
+            let request = bearer(
+                &admin,
+                pb::SyncReferencePanelsRequest {
+                    id: svc.id,
+                    api_token: token.into(),
+                },
+            );
+            async move { client.sync_reference_panels(request).await }
+        };
+        let first = sync(TOKEN).await.unwrap().into_inner();
+        assert_eq!(
+            (first.created, first.updated, first.unchanged),
+            (3, 0, 0),
+            "{backend}"
+        );
+        assert_eq!(first.app_id, "imputationserver2@2.0.12");
+        assert_eq!(
+            fake.last_token("/api/v2/server/apps/imputationserver2")
+                .as_deref(),
+            Some(TOKEN)
+        );
+        let h3 = first
+            .panels
+            .iter()
+            .find(|p| p.external_id == "apps@h3africa-v6hc-s@1.0.0")
+            .expect("the H3Africa panel");
+        assert_eq!(h3.slug, "h3africa-v6hc-s");
+        assert_eq!(h3.populations, vec!["afr", "mixed", "off"]);
+        assert!(h3.last_synced_at.is_some());
+        // The token given with the request was used, not kept.
+        let read = client
+            .get_service(pb::GetServiceRequest {
+                id_or_slug: svc.id.to_string(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap();
+        assert!(read.secret_names.is_empty());
+
+        // Unchanged on a second run; the remote's changes are applied.
+        let again = sync(TOKEN).await.unwrap().into_inner();
+        assert_eq!(
+            (
+                again.created,
+                again.updated,
+                again.unchanged,
+                again.marked_unavailable
+            ),
+            (0, 0, 3, 0)
+        );
+        fake.set_panels(vec![
+            FakePanel::new(
+                "apps@h3africa-v6hc-s@1.0.0",
+                "H3Africa v6 high coverage",
+                &["afr", "off"],
+            ),
+            FakePanel::new(
+                "apps@topmed-r3@1.0.0",
+                "TOPMed (Version R3)",
+                &["all", "off"],
+            ),
+        ]);
+        let changed = sync(TOKEN).await.unwrap().into_inner();
+        assert_eq!(
+            (
+                changed.created,
+                changed.updated,
+                changed.unchanged,
+                changed.marked_unavailable
+            ),
+            (0, 1, 1, 1)
+        );
+        let panels = client
+            .list_reference_panels(pb::ListReferencePanelsRequest {
+                service_id: Some(svc.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .panels;
+        assert_eq!(
+            panels.len(),
+            3,
+            "a panel the remote dropped is kept, unavailable"
+        );
+        let dropped = panels
+            .iter()
+            .find(|p| p.external_id == "apps@1000g-phase-3-v5@2.0.0")
+            .unwrap();
+        assert_eq!(dropped.is_available, Some(false));
+        let renamed = panels
+            .iter()
+            .find(|p| p.external_id == "apps@h3africa-v6hc-s@1.0.0")
+            .unwrap();
+        assert_eq!(renamed.display_name, "H3Africa v6 high coverage");
+        assert_eq!(renamed.populations, vec!["afr", "off"]);
+
+        // A rejected token, and no token at all.
+        let rejected = sync("expired-token").await.unwrap_err();
+        assert_eq!(rejected.code(), Code::FailedPrecondition);
+        assert!(
+            rejected.message().contains("rejected the API token"),
+            "{}",
+            rejected.message()
+        );
+        let none = sync("").await.unwrap_err();
+        assert_eq!(none.code(), Code::FailedPrecondition);
+        assert!(none.message().contains("api_token"));
+        registry.shutdown().await;
+        fake.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sync_uses_the_stored_service_token_and_refuses_what_it_cannot_do() {
+    let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let registry = TestRegistry::spawn(fedimpute_tests::TestDb::sqlite()).await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    let mut input = service("Michigan", pb::ApiType::Michigan, &fake.base_url());
+    input.secrets = [("api_token".to_owned(), TOKEN.to_owned())].into();
+    let svc = create(&mut client, &admin, input).await;
+    let synced = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(synced.created, 3);
+
+    // Authorization: a researcher may not.
+    let denied = client
+        .sync_reference_panels(bearer(
+            &registry.auth.researcher(),
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    // WES services have no Cloudgene apps.
+    let wes = create(
+        &mut client,
+        &admin,
+        service("WES", pb::ApiType::Ga4gh, "https://wes.example.org"),
+    )
+    .await;
+    let wrong = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: wes.id,
+                api_token: TOKEN.into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::FailedPrecondition);
+    // Maintenance is Unavailable; a server that is gone too.
+    fake.set_maintenance(true);
+    let maintenance = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(maintenance.code(), Code::Unavailable);
+    fake.stop().await;
+    let gone = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::Unavailable);
+    assert_eq!(
+        client
+            .sync_reference_panels(bearer(
+                &admin,
+                pb::SyncReferencePanelsRequest {
+                    id: 999,
+                    api_token: String::new()
+                }
+            ))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    registry.shutdown().await;
+}
