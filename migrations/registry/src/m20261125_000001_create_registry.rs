@@ -37,6 +37,7 @@ impl MigrationTrait for Migration {
                     .col(boolean("supports_hg38"))
                     .col(json("api_config"))
                     .col(text_null("secrets"))
+                    .col(json("secret_names"))
                     .col(boolean("is_active"))
                     .col(string("location_institution"))
                     .col(string("location_city"))
@@ -61,18 +62,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null("first_unhealthy_at"))
                     .col(integer("consecutive_failures"))
                     .col(timestamp_with_time_zone_null("next_check_at"))
+                    // Bumped by every recorded probe: the compare-and-set
+                    // that keeps concurrent probes from losing updates.
+                    .col(big_integer("health_version"))
+                    // Lower-cased by the application (Unicode-aware on
+                    // every engine), for search and case-blind filters.
+                    .col(text("search_text"))
+                    .col(string("continent_key"))
+                    .col(string("country_key"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("services_slug_key")
-                    .table("services")
-                    .col("slug")
-                    .unique()
+                    .index(
+                        Index::create()
+                            .name("services_slug_key")
+                            .col("slug")
+                            .unique(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -116,28 +121,20 @@ impl MigrationTrait for Migration {
                             .to("services", "id")
                             .on_delete(ForeignKeyAction::Cascade),
                     )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("reference_panels_service_slug_key")
-                    .table("reference_panels")
-                    .col("service_id")
-                    .col("slug")
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("reference_panels_service_external_id_key")
-                    .table("reference_panels")
-                    .col("service_id")
-                    .col("external_id")
-                    .unique()
+                    .index(
+                        Index::create()
+                            .name("reference_panels_service_slug_key")
+                            .col("service_id")
+                            .col("slug")
+                            .unique(),
+                    )
+                    .index(
+                        Index::create()
+                            .name("reference_panels_service_external_id_key")
+                            .col("service_id")
+                            .col("external_id")
+                            .unique(),
+                    )
                     .to_owned(),
             )
             .await?;

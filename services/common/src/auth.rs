@@ -73,7 +73,14 @@ pub struct Claims {
     pub aud: String,
     #[serde(default)]
     pub jti: String,
+    /// `access` for access tokens; anything else is refused here, so that a
+    /// token of another kind signed with the same key cannot pass for one.
+    #[serde(default)]
+    pub token_use: String,
 }
+
+/// The `token_use` of access tokens.
+pub const ACCESS: &str = "access";
 
 impl Claims {
     /// Whether the caller holds `role`, globally or for `service_id`.
@@ -349,9 +356,13 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 30;
         let decoding = DecodingKey::from_ed_der(key.key.as_bytes());
-        jsonwebtoken::decode::<Claims>(token, &decoding, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &decoding, &validation)
             .map(|data| data.claims)
-            .map_err(|e| AuthError::Invalid(e.to_string()))
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        if claims.token_use != ACCESS {
+            return Err(AuthError::Invalid("not an access token".to_owned()));
+        }
+        Ok(claims)
     }
 
     /// The caller of a gRPC request: anonymous without `authorization`,
@@ -370,6 +381,43 @@ impl Verifier {
         self.verify(token.trim())
             .map(|claims| Caller::User(Arc::new(claims)))
     }
+}
+
+/// Server interceptor: verifies the bearer token of every call (refusing
+/// a bad one with `Unauthenticated`) and leaves the [`Caller`] in the
+/// request's extensions for [`caller_of`].
+#[derive(Clone, Debug)]
+pub struct Authenticate {
+    verifier: Verifier,
+}
+
+impl Authenticate {
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier }
+    }
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let caller = self
+            .verifier
+            .caller(request.metadata())
+            .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}
+
+/// The caller [`Authenticate`] identified; anonymous when it did not run.
+pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous)
 }
 
 fn read(path: &Path) -> Result<String, KeyError> {
@@ -415,6 +463,7 @@ mod tests {
             iss: "fedimpute".into(),
             aud: "fedimpute".into(),
             jti: "j1".into(),
+            token_use: ACCESS.into(),
         }
     }
 
@@ -438,6 +487,10 @@ mod tests {
             verifier.verify(&expired),
             Err(AuthError::Invalid(_))
         ));
+
+        let mut refresh = claims(vec![], 60);
+        refresh.token_use = "refresh".into();
+        assert!(verifier.verify(&signer.sign(&refresh)).is_err());
 
         let other_audience =
             Verifier::new("fedimpute", "elsewhere", vec![signer.public_key().clone()]);

@@ -9,16 +9,17 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 use http::{HeaderMap, Request};
 use opentelemetry::propagation::{Extractor, Injector};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     body::Body,
     metadata::{MetadataKey, MetadataMap, MetadataValue},
     server::NamedService,
     service::{Interceptor, Routes},
-    transport::Server,
+    transport::{Server, server::TcpIncoming},
 };
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::pb::health_check_response::ServingStatus;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::health::HealthState;
 
 /// Errors of the server scaffold.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +39,7 @@ pub enum ServeError {
 pub struct GrpcServer {
     listener: TcpListener,
     routes: Routes,
-    health: HealthReporter,
+    health: HealthState,
     service_names: Vec<&'static str>,
     grace: Duration,
 }
@@ -63,7 +64,7 @@ impl GrpcServer {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let health = HealthState::new();
 
         let mut v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
@@ -80,7 +81,7 @@ impl GrpcServer {
             .build_v1alpha()
             .map_err(|e| ServeError::Reflection(e.to_string()))?;
 
-        let routes = Routes::new(health_service)
+        let routes = Routes::new(health.service())
             .add_service(v1)
             .add_service(v1alpha);
         Ok(Self {
@@ -117,7 +118,7 @@ impl GrpcServer {
     }
 
     /// A handle to flip health by hand (e.g. a dependency went away).
-    pub fn health_reporter(&self) -> HealthReporter {
+    pub fn health(&self) -> HealthState {
         self.health.clone()
     }
 
@@ -132,31 +133,27 @@ impl GrpcServer {
             grace,
         } = self;
         for name in &service_names {
-            health
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
+            health.set(name, ServingStatus::Serving);
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
             .trace_fn(server_span)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stop_rx.await;
-            });
+            // Without TCP_NODELAY, small replies wait for delayed ACKs (~40 ms).
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = stop_rx.await;
+                },
+            );
         let mut server = std::pin::pin!(server);
 
         tokio::select! {
             result = &mut server => return result.map_err(ServeError::from),
             () = shutdown => {}
         }
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
-        for name in &service_names {
-            health
-                .set_service_status(*name, ServingStatus::NotServing)
-                .await;
-        }
+        health.set_all_not_serving();
+        health.close();
         tracing::info!(grace = ?grace, "health is NOT_SERVING; draining in-flight calls");
         let _ = stop_tx.send(());
         match tokio::time::timeout(grace, server).await {

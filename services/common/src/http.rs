@@ -38,9 +38,18 @@ pub enum OutboundError {
 /// Builds a client with the policy, timeouts and redirect checks.
 pub fn client(settings: &OutboundSettings) -> Result<reqwest::Client, OutboundError> {
     let allow_private = settings.allow_private_targets;
+    // Same host only: requests may carry credentials (`X-Auth-Token`,
+    // which reqwest does not strip across hosts), and they must not follow
+    // a redirect to somebody else.
     let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+        let same_host = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.host_str() == attempt.url().host_str());
         if attempt.previous().len() >= 5 {
             attempt.error("too many redirects")
+        } else if !same_host {
+            attempt.stop()
         } else if let Err(e) = check_url(attempt.url(), allow_private) {
             attempt.error(e)
         } else {
@@ -48,7 +57,10 @@ pub fn client(settings: &OutboundSettings) -> Result<reqwest::Client, OutboundEr
         }
     });
     reqwest::Client::builder()
+        // A proxy from the environment would bypass the address checks.
+        .no_proxy()
         .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.timeout)
         .timeout(settings.timeout)
         .user_agent(settings.user_agent.clone())
         .redirect(redirect)
@@ -108,19 +120,46 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || ip.is_multicast()
         || a == 0
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
+    let seg = ip.segments();
+    let embedded_v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // Prefixes that carry an IPv4 address: judge that address.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded_v4(seg[6], seg[7])); // NAT64
+    }
+    if seg[0] == 0x2002 {
+        return is_public_v4(embedded_v4(seg[1], seg[2])); // 6to4
+    }
+    if seg[..6] == [0; 6] {
+        return is_public_v4(embedded_v4(seg[6], seg[7])); // IPv4-compatible, ::1 and :: included
+    }
+    let first = seg[0];
+    !(ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link local
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
+        || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+        || (first == 0x2001 && seg[1] == 0x0db8)) // documentation
+}
+
+/// Reads a response body, refusing more than `max` bytes.
+pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("the reply is larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the reply is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Resolves with the system resolver, then drops refused addresses.
@@ -163,6 +202,11 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://localhost:9000/",
             "http://0.0.0.0/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[::7f00:1]/",
+            "http://[fec0::1]/",
+            "http://192.0.0.8/",
         ] {
             let url = Url::parse(url).unwrap();
             assert!(check_url(&url, false).is_err(), "{url} should be refused");
@@ -173,6 +217,14 @@ mod tests {
         }
         assert!(check_url(&Url::parse("https://impute.afrigen-d.org").unwrap(), false).is_ok());
         assert!(check_url(&Url::parse("https://8.8.8.8/").unwrap(), false).is_ok());
+        assert!(
+            check_url(
+                &Url::parse("https://[2001:4860:4860::8888]/").unwrap(),
+                false
+            )
+            .is_ok()
+        );
+        assert!(check_url(&Url::parse("https://[64:ff9b::808:808]/").unwrap(), false).is_ok());
         assert!(matches!(
             check_url(&Url::parse("file:///etc/passwd").unwrap(), true),
             Err(OutboundError::Scheme(_))

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod grpc;
+pub mod health;
 pub mod http;
 pub mod shutdown;
 pub mod status;

@@ -209,6 +209,7 @@ fn admin(global: &Global, command: &AdminCommand) -> ExitCode {
                 iss: global.jwt_issuer.clone(),
                 aud: global.jwt_audience.clone(),
                 jti: format!("cli-{now}"),
+                token_use: fedimpute_common::auth::ACCESS.into(),
             };
             println!("{}", signer.sign(&claims));
             ExitCode::SUCCESS

@@ -16,10 +16,6 @@ pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(t.seconds, t.nanos.try_into().ok()?)
-}
-
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -33,7 +29,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// A service as clients see it: secrets reduced to their names.
-pub(crate) fn service(s: &Service, secret_names: Vec<String>) -> pb::Service {
+pub(crate) fn service(s: &Service) -> pb::Service {
     let mut builds = Vec::new();
     if s.supports_hg19 {
         builds.push(Build::Hg19.to_proto() as i32);
@@ -64,7 +60,7 @@ pub(crate) fn service(s: &Service, secret_names: Vec<String>) -> pb::Service {
             | Value::Array(_) => None,
         },
         secrets: Default::default(),
-        secret_names,
+        secret_names: crate::secrets::names(s),
         is_active: Some(s.is_active),
         location_institution: s.location_institution.clone(),
         location_city: s.location_city.clone(),

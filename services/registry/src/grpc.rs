@@ -1,35 +1,39 @@
-//! The gRPC face of the registry: thin handlers that identify the caller
-//! and forward to [`Registry`].
+//! The gRPC face of the registry: thin handlers that parse the request,
+//! forward to [`Registry`] and wrap the reply. The caller was identified by
+//! the `Authenticate` interceptor (see `startup.rs`).
 
-use fedimpute_common::auth::{Caller, Verifier};
+use fedimpute_common::auth::caller_of;
 use fedimpute_proto::registry::{self as pb, registry_service_server::RegistryService};
 use tonic::{Request, Response, Status};
 
-use crate::{error::Error, registry::Registry};
+use crate::{
+    domain::{DiscoverQuery, HistoryQuery, PanelQuery, ServiceQuery},
+    error::Error,
+    registry::Registry,
+};
 
 /// Implements `fedimpute.registry.v1.RegistryService`.
 #[derive(Debug, Clone)]
 pub(crate) struct RegistryApi {
     core: Registry,
-    verifier: Verifier,
 }
 
 impl RegistryApi {
-    pub(crate) fn new(core: Registry, verifier: Verifier) -> Self {
-        Self { core, verifier }
-    }
-
-    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        self.verifier
-            .caller(request.metadata())
-            .map_err(|e| Status::from(Error::from(e)))
+    pub(crate) fn new(core: Registry) -> Self {
+        Self { core }
     }
 }
 
 type Reply<T> = Result<Response<T>, Status>;
 
-fn ok<T, E: Into<Status>>(result: Result<T, E>) -> Reply<T> {
-    result.map(Response::new).map_err(Into::into)
+fn reply<T>(result: Result<T, Error>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn parse<T, P: TryInto<T, Error = Vec<fedimpute_common::status::FieldViolation>>>(
+    proto: P,
+) -> Result<T, Error> {
+    proto.try_into().map_err(Error::Invalid)
 }
 
 #[tonic::async_trait]
@@ -38,158 +42,156 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateServiceRequest>,
     ) -> Reply<pb::CreateServiceResponse> {
-        let caller = self.caller(&request)?;
+        let caller = caller_of(&request);
         let service = self
             .core
-            .create_service(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::CreateServiceResponse {
-            service: Some(service),
-        }))
+            .create_service(&caller, request.into_inner().service)
+            .await;
+        reply(service.map(|s| pb::CreateServiceResponse { service: Some(s) }))
     }
 
     async fn get_service(
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Reply<pb::GetServiceResponse> {
-        let service = self.core.get_service(request.into_inner()).await?;
-        ok::<_, Error>(Ok(pb::GetServiceResponse {
-            service: Some(service),
-        }))
+        let service = self
+            .core
+            .get_service(&request.into_inner().id_or_slug)
+            .await;
+        reply(service.map(|s| pb::GetServiceResponse { service: Some(s) }))
     }
 
     async fn list_services(
         &self,
         request: Request<pb::ListServicesRequest>,
     ) -> Reply<pb::ListServicesResponse> {
-        ok(self.core.list_services(request.into_inner()).await)
+        let query: ServiceQuery = parse(request.into_inner())?;
+        reply(self.core.list_services(query).await)
     }
 
     async fn update_service(
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Reply<pb::UpdateServiceResponse> {
-        let caller = self.caller(&request)?;
+        let caller = caller_of(&request);
         let service = self
             .core
             .update_service(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::UpdateServiceResponse {
-            service: Some(service),
-        }))
+            .await;
+        reply(service.map(|s| pb::UpdateServiceResponse { service: Some(s) }))
     }
 
     async fn delete_service(
         &self,
         request: Request<pb::DeleteServiceRequest>,
     ) -> Reply<pb::DeleteServiceResponse> {
-        let caller = self.caller(&request)?;
-        ok(self
-            .core
-            .delete_service(&caller, request.into_inner())
-            .await)
+        let caller = caller_of(&request);
+        reply(
+            self.core
+                .delete_service(&caller, request.into_inner().id)
+                .await,
+        )
     }
 
     async fn discover_services(
         &self,
         request: Request<pb::DiscoverServicesRequest>,
     ) -> Reply<pb::DiscoverServicesResponse> {
-        ok(self.core.discover(request.into_inner()).await)
+        let query: DiscoverQuery = parse(request.into_inner())?;
+        reply(self.core.discover(query).await)
     }
 
     async fn get_service_health(
         &self,
         request: Request<pb::GetServiceHealthRequest>,
     ) -> Reply<pb::GetServiceHealthResponse> {
-        let health = self.core.get_health(request.into_inner()).await?;
-        ok::<_, Error>(Ok(pb::GetServiceHealthResponse {
-            health: Some(health),
-        }))
+        let health = self.core.get_health(request.into_inner().id).await;
+        reply(health.map(|h| pb::GetServiceHealthResponse { health: Some(h) }))
     }
 
     async fn check_service_health(
         &self,
         request: Request<pb::CheckServiceHealthRequest>,
     ) -> Reply<pb::CheckServiceHealthResponse> {
-        let caller = self.caller(&request)?;
+        let caller = caller_of(&request);
         let health = self
             .core
-            .check_health(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::CheckServiceHealthResponse {
-            health: Some(health),
-        }))
+            .check_health(&caller, request.into_inner().id)
+            .await;
+        reply(health.map(|h| pb::CheckServiceHealthResponse { health: Some(h) }))
     }
 
     async fn list_health_history(
         &self,
         request: Request<pb::ListHealthHistoryRequest>,
     ) -> Reply<pb::ListHealthHistoryResponse> {
-        ok(self.core.health_history(request.into_inner()).await)
+        let query: HistoryQuery = parse(request.into_inner())?;
+        reply(self.core.health_history(query).await)
     }
 
     async fn list_services_at_risk(
         &self,
         _request: Request<pb::ListServicesAtRiskRequest>,
     ) -> Reply<pb::ListServicesAtRiskResponse> {
-        ok(self.core.at_risk().await)
+        reply(self.core.at_risk().await)
     }
 
     async fn sync_reference_panels(
         &self,
         request: Request<pb::SyncReferencePanelsRequest>,
     ) -> Reply<pb::SyncReferencePanelsResponse> {
-        let caller = self.caller(&request)?;
-        ok(self.core.sync_panels(&caller, request.into_inner()).await)
+        let caller = caller_of(&request);
+        let pb::SyncReferencePanelsRequest { id, api_token } = request.into_inner();
+        reply(self.core.sync_panels(&caller, id, &api_token).await)
     }
 
     async fn create_reference_panel(
         &self,
         request: Request<pb::CreateReferencePanelRequest>,
     ) -> Reply<pb::CreateReferencePanelResponse> {
-        let caller = self.caller(&request)?;
+        let caller = caller_of(&request);
         let panel = self
             .core
-            .create_panel(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::CreateReferencePanelResponse { panel: Some(panel) }))
+            .create_panel(&caller, request.into_inner().panel)
+            .await;
+        reply(panel.map(|p| pb::CreateReferencePanelResponse { panel: Some(p) }))
     }
 
     async fn get_reference_panel(
         &self,
         request: Request<pb::GetReferencePanelRequest>,
     ) -> Reply<pb::GetReferencePanelResponse> {
-        let panel = self.core.get_panel(request.into_inner()).await?;
-        ok::<_, Error>(Ok(pb::GetReferencePanelResponse { panel: Some(panel) }))
+        let panel = self.core.get_panel(request.into_inner().id).await;
+        reply(panel.map(|p| pb::GetReferencePanelResponse { panel: Some(p) }))
     }
 
     async fn list_reference_panels(
         &self,
         request: Request<pb::ListReferencePanelsRequest>,
     ) -> Reply<pb::ListReferencePanelsResponse> {
-        ok(self.core.list_panels(request.into_inner()).await)
+        let query: PanelQuery = parse(request.into_inner())?;
+        reply(self.core.list_panels(query).await)
     }
 
     async fn update_reference_panel(
         &self,
         request: Request<pb::UpdateReferencePanelRequest>,
     ) -> Reply<pb::UpdateReferencePanelResponse> {
-        let caller = self.caller(&request)?;
-        let panel = self
-            .core
-            .update_panel(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::UpdateReferencePanelResponse { panel: Some(panel) }))
+        let caller = caller_of(&request);
+        let panel = self.core.update_panel(&caller, request.into_inner()).await;
+        reply(panel.map(|p| pb::UpdateReferencePanelResponse { panel: Some(p) }))
     }
 
     async fn delete_reference_panel(
         &self,
         request: Request<pb::DeleteReferencePanelRequest>,
     ) -> Reply<pb::DeleteReferencePanelResponse> {
-        let caller = self.caller(&request)?;
-        self.core
-            .delete_panel(&caller, request.into_inner())
-            .await?;
-        ok::<_, Error>(Ok(pb::DeleteReferencePanelResponse {}))
+        let caller = caller_of(&request);
+        reply(
+            self.core
+                .delete_panel(&caller, request.into_inner().id)
+                .await
+                .map(|()| pb::DeleteReferencePanelResponse {}),
+        )
     }
 }

@@ -1,69 +1,68 @@
 //! Service-level secrets (a Cloudgene API token, OAuth client credentials),
-//! sealed as one JSON map per service. Only names ever leave the registry.
+//! sealed as one JSON map per service and bound to the service's slug (a
+//! sealed value copied onto another row does not open). Only their names
+//! ever leave the registry.
 
 use std::collections::BTreeMap;
 
 use fedimpute_common::crypto::Keyring;
 
 use crate::{
+    domain::SecretValues,
     error::{Error, Result},
-    store::Service,
+    store::{Service, StoredSecrets},
 };
 
-/// The authenticated context every sealed value is bound to.
-const CONTEXT: &[u8] = b"fedimpute/registry/service-secrets/v1";
+fn context(slug: &str) -> Vec<u8> {
+    format!("fedimpute/registry/service-secrets/v1/{slug}").into_bytes()
+}
 
 #[derive(Clone, Debug)]
-pub struct ServiceSecrets {
+pub(crate) struct ServiceSecrets {
     keyring: Keyring,
 }
 
 impl ServiceSecrets {
-    pub fn new(keyring: Keyring) -> Self {
+    pub(crate) fn new(keyring: Keyring) -> Self {
         Self { keyring }
     }
 
     /// The stored map of a service (empty when none).
-    pub fn open(&self, service: &Service) -> Result<BTreeMap<String, String>> {
+    pub(crate) fn open(&self, service: &Service) -> Result<BTreeMap<String, String>> {
         let Some(sealed) = &service.secrets else {
             return Ok(BTreeMap::new());
         };
+        let unreadable = |e: String| {
+            Error::FailedPrecondition(format!(
+                "the stored secrets of service {} cannot be opened ({e}): is the encryption key that sealed them configured?",
+                service.id
+            ))
+        };
         let plain = self
             .keyring
-            .open(sealed, CONTEXT)
-            .map_err(|e| Error::Internal(format!("secrets of service {}: {e}", service.id)))?;
-        serde_json::from_slice(&plain)
-            .map_err(|e| Error::Internal(format!("secrets of service {}: {e}", service.id)))
+            .open(sealed, &context(&service.slug))
+            .map_err(|e| unreadable(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| unreadable(e.to_string()))
     }
 
     /// One secret.
-    pub fn get(&self, service: &Service, name: &str) -> Result<Option<String>> {
+    pub(crate) fn get(&self, service: &Service, name: &str) -> Result<Option<String>> {
         Ok(self.open(service)?.remove(name))
     }
 
-    /// The names, for reads; unreadable secrets show as none (and are logged).
-    pub fn names(&self, service: &Service) -> Vec<String> {
-        match self.open(service) {
-            Ok(map) => map.into_keys().collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open service secrets");
-                Vec::new()
-            }
-        }
-    }
-
-    /// Merges `changes` into the stored map (an empty value deletes) and
-    /// seals the result; `None` when nothing is left.
-    pub fn merge(
+    /// Merges `changes` into what `current` holds (an empty value deletes)
+    /// and seals the result for the service with `slug`.
+    pub(crate) fn merge(
         &self,
         current: Option<&Service>,
-        changes: &BTreeMap<String, String>,
-    ) -> Result<Option<String>> {
+        slug: &str,
+        changes: &SecretValues,
+    ) -> Result<StoredSecrets> {
         let mut map = match current {
             Some(service) => self.open(service)?,
             None => BTreeMap::new(),
         };
-        for (key, value) in changes {
+        for (key, value) in &changes.0 {
             if value.is_empty() {
                 map.remove(key);
             } else {
@@ -71,9 +70,33 @@ impl ServiceSecrets {
             }
         }
         if map.is_empty() {
-            return Ok(None);
+            return Ok(StoredSecrets::default());
         }
         let plain = serde_json::to_vec(&map).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Some(self.keyring.seal(&plain, CONTEXT)))
+        Ok(StoredSecrets {
+            sealed: Some(self.keyring.seal(&plain, &context(slug))),
+            names: map.into_keys().collect(),
+        })
+    }
+}
+
+/// The names stored beside a service's sealed secrets.
+pub(crate) fn names(service: &Service) -> Vec<String> {
+    service
+        .secret_names
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The stored secrets of a service, unchanged.
+pub(crate) fn stored(service: &Service) -> StoredSecrets {
+    StoredSecrets {
+        sealed: service.secrets.clone(),
+        names: names(service),
     }
 }

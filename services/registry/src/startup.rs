@@ -3,7 +3,10 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use fedimpute_common::grpc::{GrpcServer, ServeError};
+use fedimpute_common::{
+    auth::Authenticate,
+    grpc::{GrpcServer, ServeError},
+};
 use fedimpute_proto::registry::registry_service_server::RegistryServiceServer;
 use fedimpute_registry_migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -69,14 +72,17 @@ impl Application {
             settings.min_check_interval,
             settings.outbound.allow_private_targets,
         );
-        let api = RegistryApi::new(core, settings.verifier.clone());
+        let api = RegistryApi::new(core);
         let server = GrpcServer::bind(
             settings.addr,
             &[fedimpute_proto::FILE_DESCRIPTOR_SET],
             settings.grace,
         )
         .await?
-        .add_service(RegistryServiceServer::new(api));
+        .add_service(RegistryServiceServer::with_interceptor(
+            api,
+            Authenticate::new(settings.verifier.clone()),
+        ));
         tracing::info!(addr = %server.local_addr(), database = %redacted, "registry bound");
         Ok(Self {
             server,

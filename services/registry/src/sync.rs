@@ -11,6 +11,9 @@ use crate::{domain::Build, error::Error};
 /// The default Cloudgene app; `api_config.app_id` overrides it.
 pub const DEFAULT_APP: &str = "imputationserver2";
 
+/// App details are a few kilobytes; refuse to buffer more than this.
+const MAX_APP_BODY: usize = 4 << 20;
+
 /// A panel as the remote lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemotePanel {
@@ -54,7 +57,9 @@ pub async fn fetch_panels(
             }
         })?;
     let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
+    let body = fedimpute_common::http::read_limited(response, MAX_APP_BODY)
+        .await
+        .map_err(|e| Error::Unavailable(format!("reading {url}: {e}")))?;
     match status {
         200 => {}
         401 | 403 => {
@@ -78,7 +83,7 @@ pub async fn fetch_panels(
             )));
         }
     }
-    let json: Value = serde_json::from_str(&body).map_err(|_| {
+    let json: Value = serde_json::from_slice(&body).map_err(|_| {
         Error::FailedPrecondition(format!(
             "{url} did not return JSON: is this a Cloudgene server?"
         ))

@@ -41,6 +41,7 @@ impl TestAuth {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             jti: format!("{username}-{now}"),
+            token_use: fedimpute_common::auth::ACCESS.into(),
         })
     }
 

@@ -522,7 +522,7 @@ async fn history_is_pruned_after_its_retention() {
         let conn = fedimpute_common::db::connect(&url, 2).await.unwrap();
         let store = SeaOrmStore::new(conn);
         let now = Utc::now();
-        for age_days in [40, 31, 2] {
+        for (version, age_days) in [40, 31, 2].into_iter().enumerate() {
             let at = now - chrono::Duration::days(age_days);
             let update = HealthUpdate {
                 status: fedimpute_registry::domain::HealthStatus::Healthy,
@@ -536,15 +536,22 @@ async fn history_is_pruned_after_its_retention() {
                 next_check_at: now,
                 queue_current: None,
             };
-            store.record_health(svc.id, &update).await.unwrap();
+            store
+                .record_health(svc.id, version as i64, &update)
+                .await
+                .unwrap();
         }
         let deleted = store
             .prune_health_history(now - chrono::Duration::days(30))
             .await
             .unwrap();
         assert_eq!(deleted, 2);
+        let all = pb::ListHealthHistoryRequest {
+            id: svc.id,
+            ..Default::default()
+        };
         let left = store
-            .health_history(svc.id, None, None, None, 10)
+            .health_history(&all.try_into().unwrap())
             .await
             .unwrap();
         assert_eq!(left.len(), 1);

@@ -25,6 +25,15 @@ async fn client_and_server_spans_share_one_trace() {
     let registry = TestRegistry::spawn(TestDb::sqlite()).await;
     let mut client =
         RegistryServiceClient::with_interceptor(registry.channel().await, TraceContextInterceptor);
+    // Other tests register the same callsites concurrently, and a
+    // registration racing with this test's subscriber can cache "never" (a
+    // tracing-core race). A warm-up call registers every callsite on the
+    // path; the rebuild then makes their interest reflect this subscriber.
+    client
+        .list_services(pb::ListServicesRequest::default())
+        .await
+        .unwrap();
+    tracing::callsite::rebuild_interest_cache();
     client
         .list_services(pb::ListServicesRequest::default())
         .instrument(tracing::info_span!("client.list_services"))
@@ -40,6 +49,7 @@ async fn client_and_server_spans_share_one_trace() {
         .expect("the client span");
     let server_span = spans
         .iter()
+        .filter(|s| s.span_context.trace_id() == client_span.span_context.trace_id())
         .find(|s| s.name == "fedimpute.registry.v1.RegistryService/ListServices")
         .unwrap_or_else(|| {
             panic!(

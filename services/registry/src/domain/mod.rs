@@ -3,9 +3,11 @@
 //! input.
 
 mod panel;
+mod query;
 pub(crate) mod service;
 mod values;
 
 pub use panel::{PanelSpec, apply_panel_mask};
-pub use service::{ServiceSpec, apply_service_mask};
-pub use values::{ApiType, BaseUrl, Build, HealthStatus, PageToken, Slug, page_size};
+pub use query::{DiscoverQuery, HistoryQuery, Page, PanelQuery, ServiceQuery};
+pub use service::{SecretValues, ServiceSpec, apply_service_mask};
+pub use values::{ApiType, BaseUrl, Build, HealthStatus, PageToken, Slug, finite, page_size};

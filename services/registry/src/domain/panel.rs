@@ -140,8 +140,8 @@ impl PanelSpec {
                     _ => e,
                 }
             })
-            .and_then(Slug::from_name)
-            .or_else(|| Slug::from_name(&self.name))
+            .and_then(|id| Slug::derive(id, "panel"))
+            .or_else(|| Slug::derive(&self.name, "panel"))
     }
 }
 

@@ -22,6 +22,16 @@ const SECRET_MARKERS: &[&str] = &[
 ];
 const AUTH_TYPES: &[&str] = &["token", "oauth2", "api_key", "basic"];
 
+/// Secret values given with a request. `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// The writable fields of a service, valid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceSpec {
@@ -41,7 +51,7 @@ pub struct ServiceSpec {
     pub api_config: Map<String, Value>,
     /// Secrets given with this request (merged into the stored ones; an
     /// empty value removes a key).
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: SecretValues,
     pub is_active: bool,
     pub location_institution: String,
     pub location_city: String,
@@ -59,6 +69,25 @@ pub struct ServiceSpec {
     pub queue_current: Option<i32>,
 }
 
+impl ServiceSpec {
+    /// Lower-cased name, description and location, for free-text search.
+    pub fn search_text(&self) -> String {
+        [
+            &self.name,
+            &self.description,
+            &self.location_institution,
+            &self.location_city,
+            &self.location_country,
+            &self.location_datacenter,
+            &self.continent,
+        ]
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+}
+
 fn text(v: &mut Violations, field: &str, value: String, max: usize) -> String {
     let value = value.trim().to_owned();
     if value.chars().count() > max {
@@ -67,15 +96,18 @@ fn text(v: &mut Violations, field: &str, value: String, max: usize) -> String {
     value
 }
 
-fn non_negative<T: PartialOrd + Default + Copy>(
-    v: &mut Violations,
-    field: &str,
-    value: Option<T>,
-) -> Option<T> {
-    if let Some(x) = value
-        && x < T::default()
-    {
+fn count(v: &mut Violations, field: &str, value: Option<i32>) -> Option<i32> {
+    if value.is_some_and(|x| x < 0) {
         v.add(field, "must not be negative");
+    }
+    value
+}
+
+fn amount(v: &mut Violations, field: &str, value: Option<f64>) -> Option<f64> {
+    match value {
+        Some(x) if !x.is_finite() => v.add(field, "must be a finite number"),
+        Some(x) if x < 0.0 => v.add(field, "must not be negative"),
+        Some(_) | None => {}
     }
     value
 }
@@ -136,7 +168,7 @@ impl TryFrom<pb::Service> for ServiceSpec {
             "" => None,
             s => v.check("slug", Slug::parse(s)),
         };
-        if slug.is_none() && Slug::from_name(&name).is_none() && name.chars().count() >= 3 {
+        if slug.is_none() && Slug::derive(&name, "service").is_none() && name.chars().count() >= 3 {
             v.add("slug", "cannot be derived from the name: give one");
         }
         let api_type = ApiType::from_proto(api_type);
@@ -159,24 +191,19 @@ impl TryFrom<pb::Service> for ServiceSpec {
         if !(1..=1_000_000).contains(&max_file_size_mb) {
             v.add("max_file_size_mb", "must be between 1 and 1000000");
         }
-        let supported_formats: Vec<String> = supported_formats
+        let mut formats: Vec<String> = supported_formats
             .into_iter()
             .map(|f| f.trim().trim_start_matches('.').to_lowercase())
             .collect();
-        if supported_formats
-            .iter()
-            .any(|f| f.is_empty() || f.len() > 20)
-        {
+        if formats.iter().any(|f| f.is_empty() || f.len() > 20) {
             v.add(
                 "supported_formats",
                 "each format must have 1 to 20 characters",
             );
         }
-        let supported_formats = if supported_formats.is_empty() {
-            vec!["vcf".to_owned(), "vcf.gz".to_owned()]
-        } else {
-            supported_formats
-        };
+        if formats.is_empty() {
+            formats = vec!["vcf".to_owned(), "vcf.gz".to_owned()];
+        }
         let mut builds = Vec::new();
         for (i, b) in supported_builds.iter().enumerate() {
             match Build::from_proto(*b) {
@@ -208,52 +235,64 @@ impl TryFrom<pb::Service> for ServiceSpec {
         }
         let coordinates = location_coordinates.map(|c| (c.lat, c.lon));
         if let Some((lat, lon)) = coordinates {
-            if !(-90.0..=90.0).contains(&lat) {
+            if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
                 v.add("location_coordinates.lat", "must be between -90 and 90");
             }
-            if !(-180.0..=180.0).contains(&lon) {
+            if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
                 v.add("location_coordinates.lon", "must be between -180 and 180");
             }
         }
-
-        let spec = Self {
+        let description = text(&mut v, "description", description, 10_000);
+        let version = text(&mut v, "version", version, 50);
+        let location_institution = text(&mut v, "location_institution", location_institution, 200);
+        let location_city = text(&mut v, "location_city", location_city, 100);
+        let location_country = text(&mut v, "location_country", location_country, 100);
+        let location_datacenter = text(&mut v, "location_datacenter", location_datacenter, 200);
+        let continent = text(&mut v, "continent", continent, 50);
+        let cpu_total = count(&mut v, "cpu_total", cpu_total);
+        let cpu_available = count(&mut v, "cpu_available", cpu_available);
+        let queue_capacity = count(&mut v, "queue_capacity", queue_capacity);
+        let queue_current = count(&mut v, "queue_current", queue_current);
+        let memory_total_gb = amount(&mut v, "memory_total_gb", memory_total_gb);
+        let memory_available_gb = amount(&mut v, "memory_available_gb", memory_available_gb);
+        let storage_total_gb = amount(&mut v, "storage_total_gb", storage_total_gb);
+        let storage_available_gb = amount(&mut v, "storage_available_gb", storage_available_gb);
+        v.finish()?;
+        let (Some(api_type), Some(base_url)) = (api_type, base_url) else {
+            // Both were recorded as violations above; kept total anyway.
+            return Err(vec![FieldViolation::new("base_url", "is required")]);
+        };
+        Ok(Self {
+            name,
             slug,
             service_type,
-            description: text(&mut v, "description", description, 10_000),
-            version: text(&mut v, "version", version, 50),
+            api_type,
+            base_url,
+            description,
+            version,
             requires_auth: requires_auth.unwrap_or(true),
             auth_type,
             max_file_size_mb,
-            supported_formats,
+            supported_formats: formats,
             supported_builds: builds,
             api_config,
-            secrets: secrets.into_iter().collect(),
+            secrets: SecretValues(secrets.into_iter().collect()),
             is_active: is_active.unwrap_or(true),
-            location_institution: text(&mut v, "location_institution", location_institution, 200),
-            location_city: text(&mut v, "location_city", location_city, 100),
-            location_country: text(&mut v, "location_country", location_country, 100),
-            location_datacenter: text(&mut v, "location_datacenter", location_datacenter, 200),
-            continent: text(&mut v, "continent", continent, 50),
+            location_institution,
+            location_city,
+            location_country,
+            location_datacenter,
+            continent,
             coordinates,
-            cpu_total: non_negative(&mut v, "cpu_total", cpu_total),
-            cpu_available: non_negative(&mut v, "cpu_available", cpu_available),
-            memory_total_gb: non_negative(&mut v, "memory_total_gb", memory_total_gb),
-            memory_available_gb: non_negative(&mut v, "memory_available_gb", memory_available_gb),
-            storage_total_gb: non_negative(&mut v, "storage_total_gb", storage_total_gb),
-            storage_available_gb: non_negative(
-                &mut v,
-                "storage_available_gb",
-                storage_available_gb,
-            ),
-            queue_capacity: non_negative(&mut v, "queue_capacity", queue_capacity),
-            queue_current: non_negative(&mut v, "queue_current", queue_current),
-            name,
-            // Both are present whenever no violation was recorded.
-            api_type: api_type.unwrap_or(ApiType::Michigan),
-            base_url: base_url
-                .unwrap_or_else(|| BaseUrl::parse("http://invalid", None).expect("valid")),
-        };
-        v.finish().map(|()| spec)
+            cpu_total,
+            cpu_available,
+            memory_total_gb,
+            memory_available_gb,
+            storage_total_gb,
+            storage_available_gb,
+            queue_capacity,
+            queue_current,
+        })
     }
 }
 

@@ -191,12 +191,21 @@ impl fmt::Display for BaseUrl {
     }
 }
 
-/// A URL slug: lower-case letters, digits and hyphens.
+/// Path words a slug must not take (`/api/services/discover`...).
+const RESERVED_SLUGS: &[&str] = &["discover", "at-risk", "health", "reference-panels"];
+
+/// A URL slug: lower-case letters, digits and hyphens; not all digits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slug(String);
 
 impl Slug {
     pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().all(|c| c.is_ascii_digit()) && !raw.is_empty() {
+            return Err(format!("'{raw}' is all digits: it would be read as an id"));
+        }
+        if RESERVED_SLUGS.contains(&raw) {
+            return Err(format!("'{raw}' is reserved by the API's paths"));
+        }
         let ok = !raw.is_empty()
             && raw.len() <= 100
             && raw
@@ -214,8 +223,17 @@ impl Slug {
     }
 
     /// Derives a slug from a name: lower-case, runs of other characters
-    /// become one hyphen. `None` when nothing usable is left.
-    pub fn from_name(name: &str) -> Option<Self> {
+    /// become one hyphen; prefixed with `kind` when that alone would not be
+    /// a valid slug (all digits, reserved). `None` when nothing usable is left.
+    pub fn derive(name: &str, kind: &str) -> Option<Self> {
+        let base = Self::from_name(name)?;
+        match Self::parse(&base.0) {
+            Ok(slug) => Some(slug),
+            Err(_) => Self::parse(&format!("{kind}-{}", base.0)).ok(),
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
         let mut out = String::new();
         for c in name.chars().flat_map(char::to_lowercase) {
             if c.is_ascii_alphanumeric() {
@@ -264,6 +282,15 @@ impl PageToken {
 
     pub fn encode(self) -> String {
         URL_SAFE_NO_PAD.encode(format!("after:{}", self.0))
+    }
+}
+
+/// A finite float (NaN and infinities are refused).
+pub fn finite(value: f64) -> Result<f64, String> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err("must be a finite number".into())
     }
 }
 
@@ -331,17 +358,17 @@ mod tests {
 
     #[test]
     fn slugs_derive_from_names() {
+        let derive = |name: &str| Slug::derive(name, "service").map(|s| s.as_str().to_owned());
         assert_eq!(
-            Slug::from_name("eLwazi MALI Node - Imputation Service")
-                .unwrap()
-                .as_str(),
-            "elwazi-mali-node-imputation-service"
+            derive("eLwazi MALI Node - Imputation Service").as_deref(),
+            Some("elwazi-mali-node-imputation-service")
         );
-        assert_eq!(
-            Slug::from_name("H3AFRICA v6").unwrap().as_str(),
-            "h3africa-v6"
-        );
-        assert!(Slug::from_name("!!!").is_none());
+        assert_eq!(derive("H3AFRICA v6").as_deref(), Some("h3africa-v6"));
+        assert_eq!(derive("!!!"), None);
+        assert_eq!(derive("2024").as_deref(), Some("service-2024"));
+        assert_eq!(derive("Discover").as_deref(), Some("service-discover"));
+        assert!(Slug::parse("12").is_err());
+        assert!(Slug::parse("at-risk").is_err());
         assert!(Slug::parse("elwazi-mali-node---imputation-service").is_ok());
         assert!(Slug::parse("Bad Slug").is_err());
         assert!(Slug::parse("-x").is_err());

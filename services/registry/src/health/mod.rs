@@ -17,7 +17,7 @@ use crate::{
     domain::{ApiType, HealthStatus},
     error::Result,
     secrets::ServiceSecrets,
-    store::{HealthUpdate, RegistryStore, Service},
+    store::{HealthUpdate, Recorded, RegistryStore, Service},
 };
 
 /// Knobs of the monitor.
@@ -108,7 +108,7 @@ pub struct HealthMonitor {
 }
 
 impl HealthMonitor {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn RegistryStore>,
         client: reqwest::Client,
         secrets: ServiceSecrets,
@@ -132,21 +132,68 @@ impl HealthMonitor {
 
     /// Probes one service now and records the outcome.
     pub async fn check(&self, service: &Service) -> Result<Option<Service>> {
-        let api_type = ApiType::parse(&service.api_type).unwrap_or(ApiType::Michigan);
-        let bearer = self.secrets.get(service, "api_token").unwrap_or_default();
-        let result = probe(
-            &self.client,
-            api_type,
-            &service.base_url,
-            &service.api_config,
-            bearer.as_deref(),
-            self.allow_private,
-        )
-        .await;
+        let result = match (
+            ApiType::parse(&service.api_type),
+            self.secrets.get(service, "api_token"),
+        ) {
+            (None, _) => ProbeResult::failed(
+                HealthStatus::Unhealthy,
+                format!("unknown api_type '{}' in the registry", service.api_type),
+            ),
+            (Some(_), Err(e)) => ProbeResult::failed(HealthStatus::Unhealthy, e.to_string()),
+            (Some(api_type), Ok(bearer)) => {
+                probe(
+                    &self.client,
+                    api_type,
+                    &service.base_url,
+                    &service.api_config,
+                    bearer.as_deref(),
+                    self.allow_private,
+                )
+                .await
+            }
+        };
         self.record(service, result).await
     }
 
+    /// Records a probe; when another probe was recorded meanwhile, applies
+    /// this one on top of it (hysteresis reads the row it updates).
     async fn record(&self, service: &Service, result: ProbeResult) -> Result<Option<Service>> {
+        let mut current = service.clone();
+        for _ in 0..5 {
+            let update = self.update_for(&current, &result);
+            match self
+                .store
+                .record_health(current.id, current.health_version, &update)
+                .await?
+            {
+                Recorded::Saved(saved) => {
+                    if saved.health_status != current.health_status {
+                        tracing::info!(
+                            service_id = saved.id,
+                            service = %saved.slug,
+                            from = %current.health_status,
+                            to = %saved.health_status,
+                            error = %saved.error_message,
+                            "service health changed"
+                        );
+                    }
+                    return Ok(Some(*saved));
+                }
+                Recorded::Gone => return Ok(None),
+                Recorded::Conflict => match self.store.get_service(current.id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(None),
+                },
+            }
+        }
+        Err(crate::error::Error::Unavailable(format!(
+            "service {} is being probed concurrently; try again",
+            service.id
+        )))
+    }
+
+    fn update_for(&self, service: &Service, result: &ProbeResult) -> HealthUpdate {
         let now = Utc::now();
         let current = HealthState {
             status: HealthStatus::parse(&service.health_status),
@@ -159,53 +206,49 @@ impl HealthMonitor {
             self.settings.failure_threshold,
             now,
         );
-        let at_risk = state
-            .first_unhealthy_at
-            .is_some_and(|since| now - since > chrono_duration(self.settings.at_risk_after));
+        let at_risk = state.first_unhealthy_at.is_some_and(|since| {
+            now.signed_duration_since(since) > chrono_duration(self.settings.at_risk_after)
+        });
         let wait = if at_risk {
             self.settings.at_risk_interval
         } else {
             self.settings.interval
         };
-        let update = HealthUpdate {
+        HealthUpdate {
             status: state.status,
             probe_status: result.status,
             is_available,
             consecutive_failures: state.consecutive_failures,
             first_unhealthy_at: state.first_unhealthy_at,
             response_time_ms: result.response_time_ms,
-            error_message: result.error,
+            error_message: result.error.clone(),
             checked_at: now,
-            next_check_at: now + chrono_duration(wait),
+            next_check_at: later(now, wait),
             queue_current: result.queue_current,
-        };
-        if state.status != current.status {
-            tracing::info!(
-                service_id = service.id,
-                service = %service.slug,
-                from = current.status.as_str(),
-                to = state.status.as_str(),
-                error = %update.error_message,
-                "service health changed"
-            );
         }
-        self.store.record_health(service.id, &update).await
     }
 
-    /// One pass: probe every due service (bounded concurrency).
+    /// One pass: probes every due service, claiming them a batch (the
+    /// concurrency bound) at a time so that each lease covers its probe.
     pub async fn run_once(&self) -> Result<usize> {
-        let now = Utc::now();
-        let lease = now + chrono_duration(self.probe_timeout * 2 + Duration::from_secs(5));
-        let due = self.store.claim_due(now, lease, 1000).await?;
-        let count = due.len();
-        futures::stream::iter(due)
-            .for_each_concurrent(self.settings.concurrency.max(1), |service| async move {
-                if let Err(e) = self.check(&service).await {
-                    tracing::warn!(service_id = service.id, error = %e, "recording a health probe failed");
-                }
-            })
-            .await;
-        Ok(count)
+        let batch = self.settings.concurrency.max(1);
+        let mut total = 0;
+        loop {
+            let now = Utc::now();
+            let lease = later(now, self.probe_timeout * 2 + Duration::from_secs(5));
+            let due = self.store.claim_due(now, lease, batch as u64).await?;
+            if due.is_empty() {
+                return Ok(total);
+            }
+            total += due.len();
+            futures::stream::iter(due)
+                .for_each_concurrent(batch, |service| async move {
+                    if let Err(e) = self.check(&service).await {
+                        tracing::warn!(service_id = service.id, error = %e, "recording a health probe failed");
+                    }
+                })
+                .await;
+        }
     }
 
     /// Loops until cancelled: probes due services, prunes history hourly.
@@ -229,7 +272,7 @@ impl HealthMonitor {
             }
             if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 last_prune = Some(tokio::time::Instant::now());
-                let before = Utc::now() - chrono_duration(self.settings.retention);
+                let before = earlier(Utc::now(), self.settings.retention);
                 match self.store.prune_health_history(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "pruned health history"),
@@ -241,8 +284,23 @@ impl HealthMonitor {
     }
 }
 
+/// A std duration as chrono's, capped at 100 years so that date arithmetic
+/// cannot overflow.
 pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    const CAP: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    chrono::Duration::from_std(d.min(CAP)).unwrap_or(chrono::Duration::zero())
+}
+
+/// `t + d`, saturating.
+pub(crate) fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(chrono_duration(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t - d`, saturating.
+pub(crate) fn earlier(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(chrono_duration(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]

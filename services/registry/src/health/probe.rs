@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::domain::{ApiType, HealthStatus};
 
+/// Probe replies are small; anything larger is not a health document.
+const MAX_PROBE_BODY: usize = 1 << 20;
+
 /// What a probe saw.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeResult {
@@ -24,7 +27,12 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
-    fn failed(status: HealthStatus, elapsed: Option<f64>, error: impl Into<String>) -> Self {
+    /// A failure seen without reaching the service.
+    pub fn failed(status: HealthStatus, error: impl Into<String>) -> Self {
+        Self::failed_after(status, None, error)
+    }
+
+    fn failed_after(status: HealthStatus, elapsed: Option<f64>, error: impl Into<String>) -> Self {
         let mut error: String = error.into();
         if error.len() > 500 {
             let mut cut = 500;
@@ -68,13 +76,12 @@ pub async fn probe(
     match url::Url::parse(&url) {
         Ok(parsed) => {
             if let Err(e) = fedimpute_common::http::check_url(&parsed, allow_private) {
-                return ProbeResult::failed(HealthStatus::Unhealthy, None, format!("refused: {e}"));
+                return ProbeResult::failed(HealthStatus::Unhealthy, format!("refused: {e}"));
             }
         }
         Err(e) => {
             return ProbeResult::failed(
                 HealthStatus::Unhealthy,
-                None,
                 format!("invalid probe URL {url}: {e}"),
             );
         }
@@ -96,9 +103,9 @@ pub async fn probe(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    let body = match response.text().await {
-        Ok(b) => b,
-        Err(e) => return transport_failure(&e, elapsed()),
+    let body = match fedimpute_common::http::read_limited(response, MAX_PROBE_BODY).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return ProbeResult::failed_after(HealthStatus::Unhealthy, elapsed(), e),
     };
     let elapsed = elapsed();
     if !status.is_success() {
@@ -108,7 +115,7 @@ pub async fn probe(
             }
             _ => "",
         };
-        return ProbeResult::failed(
+        return ProbeResult::failed_after(
             HealthStatus::Unhealthy,
             elapsed,
             format!("HTTP {}{hint}: {}", status.as_u16(), snippet(&body)),
@@ -116,7 +123,7 @@ pub async fn probe(
     }
     let json: Option<Value> = serde_json::from_str(&body).ok();
     let Some(json) = json.filter(|_| is_json || body.trim_start().starts_with(['{', '['])) else {
-        return ProbeResult::failed(
+        return ProbeResult::failed_after(
             HealthStatus::Unhealthy,
             elapsed,
             format!(
@@ -146,7 +153,7 @@ pub async fn probe(
             },
             queue_current,
         },
-        Err(why) => ProbeResult::failed(HealthStatus::Unhealthy, elapsed, why),
+        Err(why) => ProbeResult::failed_after(HealthStatus::Unhealthy, elapsed, why),
     }
 }
 
@@ -209,7 +216,7 @@ fn judge_dnastack(json: &Value) -> Verdict {
 
 fn transport_failure(e: &reqwest::Error, elapsed: Option<f64>) -> ProbeResult {
     if e.is_timeout() {
-        return ProbeResult::failed(HealthStatus::Timeout, None, "health check timed out");
+        return ProbeResult::failed(HealthStatus::Timeout, "health check timed out");
     }
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -220,9 +227,9 @@ fn transport_failure(e: &reqwest::Error, elapsed: Option<f64>) -> ProbeResult {
     }
     let status = HealthStatus::Unhealthy;
     if e.is_connect() {
-        ProbeResult::failed(status, None, format!("cannot connect: {message}"))
+        ProbeResult::failed(status, format!("cannot connect: {message}"))
     } else {
-        ProbeResult::failed(status, elapsed, message)
+        ProbeResult::failed_after(status, elapsed, message)
     }
 }
 

@@ -13,34 +13,15 @@ pub use entity::{
 pub use sea::SeaOrmStore;
 
 use crate::{
-    domain::{ApiType, Build, HealthStatus, PanelSpec, ServiceSpec, Slug},
+    domain::{HealthStatus, HistoryQuery, PanelQuery, PanelSpec, ServiceQuery, ServiceSpec, Slug},
     error::Result,
 };
 
-/// Filters of `list_services`.
-#[derive(Clone, Debug, Default)]
-pub struct ServiceFilter {
-    pub api_type: Option<ApiType>,
-    pub service_type: Option<String>,
-    pub is_active: Option<bool>,
-    pub is_available: Option<bool>,
-    pub continent: Option<String>,
-    pub country: Option<String>,
-    pub build: Option<Build>,
-    pub q: Option<String>,
-    pub after_id: Option<i64>,
-    pub limit: u64,
-}
-
-/// Filters of `list_panels`.
-#[derive(Clone, Debug, Default)]
-pub struct PanelFilter {
-    pub service_id: Option<i64>,
-    pub build: Option<Build>,
-    pub population: Option<String>,
-    pub is_available: Option<bool>,
-    pub after_id: Option<i64>,
-    pub limit: u64,
+/// Sealed secrets and their names, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredSecrets {
+    pub sealed: Option<String>,
+    pub names: Vec<String>,
 }
 
 /// The outcome of one probe, after hysteresis, to record.
@@ -60,6 +41,24 @@ pub struct HealthUpdate {
     pub queue_current: Option<i32>,
 }
 
+/// What became of a health update.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recorded {
+    Saved(Box<Service>),
+    /// Another probe was recorded since the row was read: read again.
+    Conflict,
+    /// The service was deleted meanwhile.
+    Gone,
+}
+
+/// The writes of one panel sync, applied together.
+#[derive(Clone, Debug, Default)]
+pub struct PanelChanges {
+    pub inserts: Vec<(PanelSpec, Slug)>,
+    pub updates: Vec<(i64, PanelSpec, Option<DateTime<Utc>>)>,
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
 /// What the registry needs from its database.
 #[tonic::async_trait]
 pub trait RegistryStore: Send + Sync + std::fmt::Debug + 'static {
@@ -67,60 +66,52 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         spec: &ServiceSpec,
         slug: &Slug,
-        secrets: Option<String>,
+        secrets: StoredSecrets,
     ) -> Result<Service>;
+    /// `reactivated`: probe it at once.
     async fn update_service(
         &self,
         id: i64,
         spec: &ServiceSpec,
-        secrets: Option<String>,
+        secrets: StoredSecrets,
+        reactivated: bool,
     ) -> Result<Service>;
     async fn get_service(&self, id: i64) -> Result<Option<Service>>;
     async fn get_service_by_slug(&self, slug: &str) -> Result<Option<Service>>;
-    async fn list_services(&self, filter: &ServiceFilter) -> Result<Vec<Service>>;
+    /// Ordered by id; with a page, at most `size + 1` rows after its token.
+    async fn list_services(&self, query: &ServiceQuery) -> Result<Vec<Service>>;
     /// The deleted service and how many panels went with it.
     async fn delete_service(&self, id: i64) -> Result<Option<(Service, u64)>>;
 
-    async fn insert_panel(
-        &self,
-        spec: &PanelSpec,
-        slug: &Slug,
-        synced_at: Option<DateTime<Utc>>,
-    ) -> Result<Panel>;
-    async fn update_panel(
-        &self,
-        id: i64,
-        spec: &PanelSpec,
-        synced_at: Option<DateTime<Utc>>,
-    ) -> Result<Panel>;
+    async fn insert_panel(&self, spec: &PanelSpec, slug: &Slug) -> Result<Panel>;
+    async fn update_panel(&self, id: i64, spec: &PanelSpec) -> Result<Panel>;
     async fn get_panel(&self, id: i64) -> Result<Option<Panel>>;
     async fn panel_slug_taken(&self, service_id: i64, slug: &str) -> Result<bool>;
-    async fn list_panels(&self, filter: &PanelFilter) -> Result<Vec<Panel>>;
+    /// Ordered by id, at most `size + 1` rows after the page token.
+    async fn list_panels(&self, query: &PanelQuery) -> Result<Vec<Panel>>;
+    async fn panels_of(&self, service_id: i64) -> Result<Vec<Panel>>;
     async fn delete_panel(&self, id: i64) -> Result<bool>;
+    /// Applies a sync's writes in one transaction.
+    async fn apply_panel_changes(&self, changes: &PanelChanges) -> Result<Vec<Panel>>;
 
-    /// Updates the service's health and appends the history row, atomically.
+    /// Updates the service's health and appends the history row, atomically,
+    /// if no other probe was recorded since `version` was read.
     async fn record_health(
         &self,
         service_id: i64,
+        version: i64,
         update: &HealthUpdate,
-    ) -> Result<Option<Service>>;
-    /// Active services due for a probe, each claimed until `lease_until` so
-    /// that another replica does not probe it too.
+    ) -> Result<Recorded>;
+    /// Up to `limit` active services due for a probe, each claimed until
+    /// `lease_until` so that another replica does not probe it too.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Service>>;
-    /// History of one service, newest first, in `[start, end)`, before `before_id`.
-    async fn health_history(
-        &self,
-        service_id: i64,
-        start: Option<DateTime<Utc>>,
-        end: Option<DateTime<Utc>>,
-        before_id: Option<i64>,
-        limit: u64,
-    ) -> Result<Vec<HealthCheck>>;
+    /// History of one service, newest first, at most `size + 1` rows.
+    async fn health_history(&self, query: &HistoryQuery) -> Result<Vec<HealthCheck>>;
     /// Deletes history rows older than `before`; returns how many.
     async fn prune_health_history(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Active services unhealthy since before `since`.

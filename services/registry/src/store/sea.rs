@@ -4,18 +4,21 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 use serde_json::json;
 
 use super::{
-    HealthCheck, HealthUpdate, Panel, PanelFilter, RegistryStore, Service, ServiceFilter,
+    HealthCheck, HealthUpdate, Panel, PanelChanges, Recorded, RegistryStore, Service,
+    StoredSecrets,
     entity::{health_checks, reference_panels, services},
 };
 use crate::{
-    domain::{Build, HealthStatus, PanelSpec, ServiceSpec, Slug},
+    domain::{
+        Build, HealthStatus, HistoryQuery, PanelQuery, PanelSpec, ServiceQuery, ServiceSpec, Slug,
+    },
     error::{Error, Result},
 };
 
@@ -31,15 +34,19 @@ impl SeaOrmStore {
     }
 }
 
-/// Maps a named unique constraint (PostgreSQL) or its columns (SQLite) to
-/// `AlreadyExists`.
-fn on_unique(err: DbErr, what: impl FnOnce(&str) -> Option<String>) -> Error {
-    match fedimpute_common::db::unique_violation(&err)
-        .as_deref()
-        .and_then(what)
-    {
-        Some(message) => Error::AlreadyExists(message),
-        None => Error::Db(err),
+/// Maps constraint violations: a named unique constraint (PostgreSQL) or
+/// its columns (SQLite) to `AlreadyExists`, a missing parent to
+/// `FailedPrecondition`; anything else stays a database error.
+fn map_err(err: DbErr, unique: impl FnOnce(&str) -> Option<String>) -> Error {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(m)) => match unique(&m) {
+            Some(message) => Error::AlreadyExists(message),
+            None => Error::Db(err),
+        },
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            Error::FailedPrecondition("the service was deleted meanwhile".into())
+        }
+        Some(_) | None => Error::Db(err),
     }
 }
 
@@ -74,7 +81,7 @@ fn panel_conflict<'a>(
 
 fn service_model(
     spec: &ServiceSpec,
-    secrets: Option<String>,
+    secrets: StoredSecrets,
     now: DateTime<Utc>,
 ) -> services::ActiveModel {
     let (latitude, longitude) = spec
@@ -94,7 +101,8 @@ fn service_model(
         supports_hg19: Set(spec.supported_builds.contains(&Build::Hg19)),
         supports_hg38: Set(spec.supported_builds.contains(&Build::Hg38)),
         api_config: Set(serde_json::Value::Object(spec.api_config.clone())),
-        secrets: Set(secrets),
+        secrets: Set(secrets.sealed),
+        secret_names: Set(json!(secrets.names)),
         is_active: Set(spec.is_active),
         location_institution: Set(spec.location_institution.clone()),
         location_city: Set(spec.location_city.clone()),
@@ -111,17 +119,16 @@ fn service_model(
         storage_available_gb: Set(spec.storage_available_gb),
         queue_capacity: Set(spec.queue_capacity),
         queue_current: Set(spec.queue_current),
+        search_text: Set(spec.search_text()),
+        continent_key: Set(spec.continent.to_lowercase()),
+        country_key: Set(spec.location_country.to_lowercase()),
         updated_at: Set(now),
         ..Default::default()
     }
 }
 
-fn panel_model(
-    spec: &PanelSpec,
-    synced_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> reference_panels::ActiveModel {
-    let mut model = reference_panels::ActiveModel {
+fn panel_model(spec: &PanelSpec, now: DateTime<Utc>) -> reference_panels::ActiveModel {
+    reference_panels::ActiveModel {
         name: Set(spec.name.clone()),
         display_name: Set(spec.display_name.clone()),
         external_id: Set(spec.external_id.clone()),
@@ -137,22 +144,56 @@ fn panel_model(
         version: Set(spec.version.clone()),
         updated_at: Set(now),
         ..Default::default()
-    };
+    }
+}
+
+async fn insert_panel_with(
+    db: &impl ConnectionTrait,
+    spec: &PanelSpec,
+    slug: &Slug,
+    synced_at: Option<DateTime<Utc>>,
+) -> Result<Panel> {
+    let now = Utc::now();
+    let mut model = panel_model(spec, now);
+    model.service_id = Set(spec.service_id);
+    model.slug = Set(slug.as_str().to_owned());
+    model.created_at = Set(now);
+    model.last_synced_at = Set(synced_at);
+    model.insert(db).await.map_err(|e| {
+        map_err(
+            e,
+            panel_conflict(slug.as_str(), spec.external_id.as_deref()),
+        )
+    })
+}
+
+async fn update_panel_with(
+    db: &impl ConnectionTrait,
+    id: i64,
+    spec: &PanelSpec,
+    synced_at: Option<DateTime<Utc>>,
+) -> Result<Panel> {
+    let mut model = panel_model(spec, Utc::now());
+    model.id = Set(id);
     if synced_at.is_some() {
         model.last_synced_at = Set(synced_at);
     }
-    model
+    model.update(db).await.map_err(|e| {
+        if matches!(e, DbErr::RecordNotUpdated) {
+            Error::NotFound(format!("reference panel {id} not found"))
+        } else {
+            map_err(e, panel_conflict("", spec.external_id.as_deref()))
+        }
+    })
 }
 
-/// `lower(column) LIKE %needle%`, with the needle's wildcards escaped.
+/// `LIKE %needle%` on an already lower-cased column, wildcards escaped.
 fn contains(column: services::Column, needle: &str) -> sea_orm::sea_query::SimpleExpr {
     let escaped = needle
-        .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    Expr::expr(Func::lower(Expr::col(column)))
-        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    Expr::col(column).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 #[tonic::async_trait]
@@ -161,7 +202,7 @@ impl RegistryStore for SeaOrmStore {
         &self,
         spec: &ServiceSpec,
         slug: &Slug,
-        secrets: Option<String>,
+        secrets: StoredSecrets,
     ) -> Result<Service> {
         let now = Utc::now();
         let mut model = service_model(spec, secrets, now);
@@ -170,23 +211,24 @@ impl RegistryStore for SeaOrmStore {
         model.is_available = Set(false);
         model.error_message = Set(String::new());
         model.consecutive_failures = Set(0);
+        model.health_version = Set(0);
         model.created_at = Set(now);
         model
             .insert(&self.db)
             .await
-            .map_err(|e| on_unique(e, service_conflict(slug.as_str())))
+            .map_err(|e| map_err(e, service_conflict(slug.as_str())))
     }
 
     async fn update_service(
         &self,
         id: i64,
         spec: &ServiceSpec,
-        secrets: Option<String>,
+        secrets: StoredSecrets,
+        reactivated: bool,
     ) -> Result<Service> {
         let mut model = service_model(spec, secrets, Utc::now());
         model.id = Set(id);
-        // A reactivated service is probed at once.
-        if spec.is_active {
+        if reactivated {
             model.next_check_at = Set(None);
         }
         model.update(&self.db).await.map_err(|e| {
@@ -209,57 +251,42 @@ impl RegistryStore for SeaOrmStore {
             .await?)
     }
 
-    async fn list_services(&self, f: &ServiceFilter) -> Result<Vec<Service>> {
+    async fn list_services(&self, q: &ServiceQuery) -> Result<Vec<Service>> {
         let mut cond = Condition::all();
-        if let Some(a) = f.api_type {
+        if let Some(a) = q.api_type {
             cond = cond.add(services::Column::ApiType.eq(a.as_str()));
         }
-        if let Some(t) = &f.service_type {
+        if let Some(t) = &q.service_type {
             cond = cond.add(services::Column::ServiceType.eq(t.as_str()));
         }
-        if let Some(a) = f.is_active {
+        if let Some(a) = q.is_active {
             cond = cond.add(services::Column::IsActive.eq(a));
         }
-        if let Some(a) = f.is_available {
+        if let Some(a) = q.is_available {
             cond = cond.add(services::Column::IsAvailable.eq(a));
         }
-        if let Some(c) = &f.continent {
-            cond = cond.add(
-                Expr::expr(Func::lower(Expr::col(services::Column::Continent)))
-                    .eq(c.to_lowercase()),
-            );
+        if let Some(c) = &q.continent {
+            cond = cond.add(services::Column::ContinentKey.eq(c.as_str()));
         }
-        if let Some(c) = &f.country {
-            cond = cond.add(
-                Expr::expr(Func::lower(Expr::col(services::Column::LocationCountry)))
-                    .eq(c.to_lowercase()),
-            );
+        if let Some(c) = &q.country {
+            cond = cond.add(services::Column::CountryKey.eq(c.as_str()));
         }
-        match f.build {
+        match q.build {
             Some(Build::Hg19) => cond = cond.add(services::Column::SupportsHg19.eq(true)),
             Some(Build::Hg38) => cond = cond.add(services::Column::SupportsHg38.eq(true)),
             None => {}
         }
-        if let Some(q) = &f.q {
-            cond = cond.add(
-                Condition::any()
-                    .add(contains(services::Column::Name, q))
-                    .add(contains(services::Column::Description, q))
-                    .add(contains(services::Column::LocationInstitution, q))
-                    .add(contains(services::Column::LocationCity, q))
-                    .add(contains(services::Column::LocationCountry, q))
-                    .add(contains(services::Column::Continent, q)),
-            );
+        if let Some(text) = &q.q {
+            cond = cond.add(contains(services::Column::SearchText, text));
         }
-        if let Some(after) = f.after_id {
-            cond = cond.add(services::Column::Id.gt(after));
+        let mut query = services::Entity::find().order_by_asc(services::Column::Id);
+        if let Some(page) = q.page {
+            if let Some(after) = page.token {
+                cond = cond.add(services::Column::Id.gt(after.0));
+            }
+            query = query.limit(page.size + 1);
         }
-        Ok(services::Entity::find()
-            .filter(cond)
-            .order_by_asc(services::Column::Id)
-            .limit(f.limit)
-            .all(&self.db)
-            .await?)
+        Ok(query.filter(cond).all(&self.db).await?)
     }
 
     async fn delete_service(&self, id: i64) -> Result<Option<(Service, u64)>> {
@@ -282,43 +309,12 @@ impl RegistryStore for SeaOrmStore {
         Ok(Some((service, panels)))
     }
 
-    async fn insert_panel(
-        &self,
-        spec: &PanelSpec,
-        slug: &Slug,
-        synced_at: Option<DateTime<Utc>>,
-    ) -> Result<Panel> {
-        let now = Utc::now();
-        let mut model = panel_model(spec, synced_at, now);
-        model.service_id = Set(spec.service_id);
-        model.slug = Set(slug.as_str().to_owned());
-        model.created_at = Set(now);
-        if synced_at.is_none() {
-            model.last_synced_at = Set(None);
-        }
-        model.insert(&self.db).await.map_err(|e| {
-            on_unique(
-                e,
-                panel_conflict(slug.as_str(), spec.external_id.as_deref()),
-            )
-        })
+    async fn insert_panel(&self, spec: &PanelSpec, slug: &Slug) -> Result<Panel> {
+        insert_panel_with(&self.db, spec, slug, None).await
     }
 
-    async fn update_panel(
-        &self,
-        id: i64,
-        spec: &PanelSpec,
-        synced_at: Option<DateTime<Utc>>,
-    ) -> Result<Panel> {
-        let mut model = panel_model(spec, synced_at, Utc::now());
-        model.id = Set(id);
-        model.update(&self.db).await.map_err(|e| {
-            if matches!(e, DbErr::RecordNotUpdated) {
-                Error::NotFound(format!("reference panel {id} not found"))
-            } else {
-                on_unique(e, panel_conflict("", spec.external_id.as_deref()))
-            }
-        })
+    async fn update_panel(&self, id: i64, spec: &PanelSpec) -> Result<Panel> {
+        update_panel_with(&self.db, id, spec, None).await
     }
 
     async fn get_panel(&self, id: i64) -> Result<Option<Panel>> {
@@ -336,26 +332,34 @@ impl RegistryStore for SeaOrmStore {
             > 0)
     }
 
-    async fn list_panels(&self, f: &PanelFilter) -> Result<Vec<Panel>> {
+    async fn list_panels(&self, q: &PanelQuery) -> Result<Vec<Panel>> {
         let mut query = reference_panels::Entity::find();
-        if let Some(id) = f.service_id {
+        if let Some(id) = q.service_id {
             query = query.filter(reference_panels::Column::ServiceId.eq(id));
         }
-        if let Some(b) = f.build {
+        if let Some(b) = q.build {
             query = query.filter(reference_panels::Column::Build.eq(b.as_str()));
         }
-        if let Some(p) = &f.population {
+        if let Some(p) = &q.population {
             query = query.filter(reference_panels::Column::Population.eq(p.as_str()));
         }
-        if let Some(a) = f.is_available {
+        if let Some(a) = q.is_available {
             query = query.filter(reference_panels::Column::IsAvailable.eq(a));
         }
-        if let Some(after) = f.after_id {
-            query = query.filter(reference_panels::Column::Id.gt(after));
+        if let Some(after) = q.page.token {
+            query = query.filter(reference_panels::Column::Id.gt(after.0));
         }
         Ok(query
             .order_by_asc(reference_panels::Column::Id)
-            .limit(f.limit)
+            .limit(q.page.size + 1)
+            .all(&self.db)
+            .await?)
+    }
+
+    async fn panels_of(&self, service_id: i64) -> Result<Vec<Panel>> {
+        Ok(reference_panels::Entity::find()
+            .filter(reference_panels::Column::ServiceId.eq(service_id))
+            .order_by_asc(reference_panels::Column::Id)
             .all(&self.db)
             .await?)
     }
@@ -368,29 +372,77 @@ impl RegistryStore for SeaOrmStore {
             > 0)
     }
 
-    async fn record_health(&self, service_id: i64, u: &HealthUpdate) -> Result<Option<Service>> {
+    async fn apply_panel_changes(&self, changes: &PanelChanges) -> Result<Vec<Panel>> {
         let txn = self.db.begin().await?;
-        let mut model = services::ActiveModel {
-            id: Set(service_id),
-            health_status: Set(u.status.as_str().to_owned()),
-            is_available: Set(u.is_available),
-            consecutive_failures: Set(u.consecutive_failures),
-            first_unhealthy_at: Set(u.first_unhealthy_at),
-            response_time_ms: Set(u.response_time_ms),
-            error_message: Set(u.error_message.clone()),
-            last_health_check: Set(Some(u.checked_at)),
-            next_check_at: Set(Some(u.next_check_at)),
-            ..Default::default()
-        };
-        if u.queue_current.is_some() {
-            model.queue_current = Set(u.queue_current);
+        let mut panels = Vec::with_capacity(changes.inserts.len() + changes.updates.len());
+        for (id, spec, synced_at) in &changes.updates {
+            panels.push(update_panel_with(&txn, *id, spec, *synced_at).await?);
         }
-        let updated = match model.update(&txn).await {
-            Ok(service) => service,
-            // Deleted while it was being probed.
-            Err(DbErr::RecordNotUpdated) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+        for (spec, slug) in &changes.inserts {
+            panels.push(insert_panel_with(&txn, spec, slug, changes.synced_at).await?);
+        }
+        txn.commit().await?;
+        Ok(panels)
+    }
+
+    async fn record_health(
+        &self,
+        service_id: i64,
+        version: i64,
+        u: &HealthUpdate,
+    ) -> Result<Recorded> {
+        let txn = self.db.begin().await?;
+        // The write comes first, so SQLite takes its write lock at once
+        // (no read-then-upgrade deadlock); the version makes it a
+        // compare-and-set.
+        let mut update = services::Entity::update_many()
+            .col_expr(
+                services::Column::HealthStatus,
+                Expr::value(u.status.as_str()),
+            )
+            .col_expr(services::Column::IsAvailable, Expr::value(u.is_available))
+            .col_expr(
+                services::Column::ConsecutiveFailures,
+                Expr::value(u.consecutive_failures),
+            )
+            .col_expr(
+                services::Column::FirstUnhealthyAt,
+                Expr::value(u.first_unhealthy_at),
+            )
+            .col_expr(
+                services::Column::ResponseTimeMs,
+                Expr::value(u.response_time_ms),
+            )
+            .col_expr(
+                services::Column::ErrorMessage,
+                Expr::value(u.error_message.clone()),
+            )
+            .col_expr(
+                services::Column::LastHealthCheck,
+                Expr::value(Some(u.checked_at)),
+            )
+            .col_expr(
+                services::Column::NextCheckAt,
+                Expr::value(Some(u.next_check_at)),
+            )
+            .col_expr(services::Column::HealthVersion, Expr::value(version + 1));
+        if u.queue_current.is_some() {
+            update = update.col_expr(services::Column::QueueCurrent, Expr::value(u.queue_current));
+        }
+        let changed = update
+            .filter(services::Column::Id.eq(service_id))
+            .filter(services::Column::HealthVersion.eq(version))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            let exists = services::Entity::find_by_id(service_id).count(&txn).await? > 0;
+            return Ok(if exists {
+                Recorded::Conflict
+            } else {
+                Recorded::Gone
+            });
+        }
         health_checks::ActiveModel {
             service_id: Set(service_id),
             status: Set(u.probe_status.as_str().to_owned()),
@@ -401,8 +453,9 @@ impl RegistryStore for SeaOrmStore {
         }
         .insert(&txn)
         .await?;
+        let saved = services::Entity::find_by_id(service_id).one(&txn).await?;
         txn.commit().await?;
-        Ok(Some(updated))
+        Ok(saved.map_or(Recorded::Gone, |s| Recorded::Saved(Box::new(s))))
     }
 
     async fn claim_due(
@@ -418,7 +471,13 @@ impl RegistryStore for SeaOrmStore {
                     .add(services::Column::NextCheckAt.is_null())
                     .add(services::Column::NextCheckAt.lte(now)),
             )
-            .order_by_asc(services::Column::NextCheckAt)
+            // Never-probed services first, on both engines.
+            .order_by_with_nulls(
+                services::Column::NextCheckAt,
+                Order::Asc,
+                NullOrdering::First,
+            )
+            .order_by_asc(services::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?;
@@ -444,28 +503,21 @@ impl RegistryStore for SeaOrmStore {
         Ok(claimed)
     }
 
-    async fn health_history(
-        &self,
-        service_id: i64,
-        start: Option<DateTime<Utc>>,
-        end: Option<DateTime<Utc>>,
-        before_id: Option<i64>,
-        limit: u64,
-    ) -> Result<Vec<HealthCheck>> {
+    async fn health_history(&self, q: &HistoryQuery) -> Result<Vec<HealthCheck>> {
         let mut query =
-            health_checks::Entity::find().filter(health_checks::Column::ServiceId.eq(service_id));
-        if let Some(start) = start {
+            health_checks::Entity::find().filter(health_checks::Column::ServiceId.eq(q.service_id));
+        if let Some(start) = q.start {
             query = query.filter(health_checks::Column::CheckedAt.gte(start));
         }
-        if let Some(end) = end {
+        if let Some(end) = q.end {
             query = query.filter(health_checks::Column::CheckedAt.lt(end));
         }
-        if let Some(before) = before_id {
-            query = query.filter(health_checks::Column::Id.lt(before));
+        if let Some(before) = q.page.token {
+            query = query.filter(health_checks::Column::Id.lt(before.0));
         }
         Ok(query
             .order_by_desc(health_checks::Column::Id)
-            .limit(limit)
+            .limit(q.page.size + 1)
             .all(&self.db)
             .await?)
     }

@@ -21,6 +21,8 @@ pub struct Model {
     pub api_config: Json,
     /// Sealed JSON map of the service-level secrets.
     pub secrets: Option<String>,
+    /// Names of the sealed secrets (names are not secret).
+    pub secret_names: Json,
     pub is_active: bool,
     pub location_institution: String,
     pub location_city: String,
@@ -45,6 +47,10 @@ pub struct Model {
     pub first_unhealthy_at: Option<DateTimeUtc>,
     pub consecutive_failures: i32,
     pub next_check_at: Option<DateTimeUtc>,
+    pub health_version: i64,
+    pub search_text: String,
+    pub continent_key: String,
+    pub country_key: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
