@@ -49,9 +49,15 @@ impl FromStr for HumanDuration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s)
-            .map(Self)
-            .map_err(|e| format!("invalid duration '{s}': {e} (examples: 30s, 5m, 30d)"))
+        // Ten years is more than any interval or retention needs, and keeps
+        // date arithmetic far from overflow.
+        const MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+        let parsed = humantime::parse_duration(s)
+            .map_err(|e| format!("invalid duration '{s}': {e} (examples: 30s, 5m, 30d)"))?;
+        if parsed > MAX {
+            return Err(format!("duration '{s}' is longer than ten years"));
+        }
+        Ok(Self(parsed))
     }
 }
 

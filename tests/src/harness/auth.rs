@@ -28,6 +28,11 @@ impl TestAuth {
         Verifier::new(ISSUER, AUDIENCE, vec![self.signer.public_key().clone()])
     }
 
+    /// Signs arbitrary claims with the test key.
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.signer.sign(claims)
+    }
+
     /// A token for `username` with `roles`.
     pub fn token(&self, username: &str, roles: Vec<RoleGrant>) -> String {
         let now = chrono::Utc::now().timestamp();

@@ -558,3 +558,213 @@ async fn history_is_pruned_after_its_retention() {
         registry.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn manual_checks_soon_after_a_probe_return_it_instead_of_probing() {
+    let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let registry = TestRegistry::spawn_with(fedimpute_tests::TestDb::sqlite(), |s| {
+        s.min_check_interval = Duration::from_secs(3600)
+    })
+    .await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    let svc = create(
+        &mut client,
+        &admin,
+        service("Throttled", pb::ApiType::Michigan, &fake.base_url()),
+    )
+    .await;
+    let first = check(&mut client, &admin, svc.id).await;
+    let second = check(&mut client, &admin, svc.id).await;
+    assert_eq!(
+        fake.hits("/api/v2/server"),
+        1,
+        "the second check did not go out"
+    );
+    assert_eq!(first.checked_at, second.checked_at);
+    registry.shutdown().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn history_end_time_is_exclusive() {
+    for db in backends().await {
+        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let svc = create(
+            &mut client,
+            &admin,
+            service("Ranged", pb::ApiType::Michigan, &fake.base_url()),
+        )
+        .await;
+        check(&mut client, &admin, svc.id).await;
+        let last = check(&mut client, &admin, svc.id).await.checked_at.unwrap();
+        let before_last = client
+            .list_health_history(pb::ListHealthHistoryRequest {
+                id: svc.id,
+                end_time: Some(last),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checks;
+        assert_eq!(before_last.len(), 1);
+        let from_last = client
+            .list_health_history(pb::ListHealthHistoryRequest {
+                id: svc.id,
+                start_time: Some(last),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checks;
+        assert_eq!(from_last.len(), 1);
+        let backwards = client
+            .list_health_history(pb::ListHealthHistoryRequest {
+                id: svc.id,
+                start_time: Some(last),
+                end_time: Some(last),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(backwards.code(), Code::InvalidArgument);
+        registry.shutdown().await;
+        fake.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn at_risk_services_are_probed_on_the_slower_schedule() {
+    let down = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let up = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    down.set_fault(Fault::Status(500, "down".into(), "text/plain"));
+    let registry = TestRegistry::spawn_with(fedimpute_tests::TestDb::sqlite(), |s| {
+        s.health.enabled = true;
+        s.health.interval = Duration::from_millis(200);
+        s.health.failure_threshold = 1;
+        s.health.at_risk_after = Duration::ZERO;
+        s.health.at_risk_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    create(
+        &mut client,
+        &admin,
+        service("Down", pb::ApiType::Michigan, &down.base_url()),
+    )
+    .await;
+    create(
+        &mut client,
+        &admin,
+        service("Upright", pb::ApiType::Michigan, &up.base_url()),
+    )
+    .await;
+    eventually(
+        "the failing service is listed at risk",
+        Duration::from_secs(20),
+        || {
+            let mut client = client.clone();
+            async move {
+                let at_risk = client
+                    .list_services_at_risk(pb::ListServicesAtRiskRequest {})
+                    .await
+                    .unwrap()
+                    .into_inner();
+                (!at_risk.services.is_empty()).then_some(())
+            }
+        },
+    )
+    .await;
+    let probes_when_at_risk = down.hits("/api/v2/server");
+    let up_then = up.hits("/api/v2/server");
+    // The healthy one keeps its 200 ms rhythm meanwhile...
+    eventually(
+        "the healthy service is probed five more times",
+        Duration::from_secs(20),
+        || async { (up.hits("/api/v2/server") >= up_then + 5).then_some(()) },
+    )
+    .await;
+    // ...and the at-risk one waits for its hour (one probe may have been in flight).
+    assert!(down.hits("/api/v2/server") <= probes_when_at_risk + 1);
+    registry.shutdown().await;
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn replicas_claim_each_due_service_once_and_stale_records_conflict() {
+    for db in backends().await {
+        let url = db.url.clone();
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            ids.push(
+                create(
+                    &mut client,
+                    &admin,
+                    service(
+                        &format!("Claimed {i}"),
+                        pb::ApiType::Michigan,
+                        &format!("https://c{i}.example.org"),
+                    ),
+                )
+                .await
+                .id,
+            );
+        }
+        let a = SeaOrmStore::new(fedimpute_common::db::connect(&url, 4).await.unwrap());
+        let b = SeaOrmStore::new(fedimpute_common::db::connect(&url, 4).await.unwrap());
+        let now = Utc::now();
+        let lease = now + chrono::Duration::minutes(1);
+        let (got_a, got_b) = tokio::join!(a.claim_due(now, lease, 10), b.claim_due(now, lease, 10));
+        let mut claimed: Vec<i64> = got_a
+            .unwrap()
+            .into_iter()
+            .chain(got_b.unwrap())
+            .map(|s| s.id)
+            .collect();
+        claimed.sort();
+        assert_eq!(claimed, ids, "every due service once, none twice");
+        assert!(
+            a.claim_due(now, lease, 10).await.unwrap().is_empty(),
+            "leased services are not due"
+        );
+
+        // A record made from a stale read is refused, not applied.
+        let service = a.get_service(ids[0]).await.unwrap().unwrap();
+        let update = HealthUpdate {
+            status: fedimpute_registry::domain::HealthStatus::Healthy,
+            probe_status: fedimpute_registry::domain::HealthStatus::Healthy,
+            is_available: true,
+            consecutive_failures: 0,
+            first_unhealthy_at: None,
+            response_time_ms: Some(5.0),
+            error_message: String::new(),
+            checked_at: now,
+            next_check_at: lease,
+            queue_current: None,
+        };
+        let first = a
+            .record_health(service.id, service.health_version, &update)
+            .await
+            .unwrap();
+        assert!(matches!(
+            first,
+            fedimpute_registry::store::Recorded::Saved(_)
+        ));
+        let stale = b
+            .record_health(service.id, service.health_version, &update)
+            .await
+            .unwrap();
+        assert_eq!(stale, fedimpute_registry::store::Recorded::Conflict);
+        registry.shutdown().await;
+    }
+}

@@ -2,6 +2,7 @@
 
 mod common;
 mod health;
+mod logs;
 mod panels;
 mod platform;
 mod services;

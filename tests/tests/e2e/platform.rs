@@ -144,7 +144,10 @@ async fn shutdown_reports_not_serving_and_drains_in_flight_calls() {
         ServingStatus::NotServing as i32
     );
     // The watch ends by itself, so it cannot hold the drain open.
-    assert!(watch.next().await.is_none(), "the watch stream ends at shutdown");
+    assert!(
+        watch.next().await.is_none(),
+        "the watch stream ends at shutdown"
+    );
     let answered = in_flight
         .await
         .unwrap()
@@ -177,7 +180,7 @@ async fn bound_address(
 #[tokio::test]
 async fn the_binary_migrates_serves_and_exits_zero_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let binary = env!("CARGO_BIN_EXE_fedimpute");
+    let binary = env!("CARGO_BIN_EXE_fedimpute-e2e");
     let migrated = tokio::process::Command::new(binary)
         .args([
             "--data-dir",

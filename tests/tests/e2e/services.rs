@@ -811,3 +811,242 @@ async fn discovery_ranks_by_health_distance_and_resources() {
         registry.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn bad_tokens_are_refused_on_reads_too_and_only_access_tokens_pass() {
+    let registry = TestRegistry::spawn(fedimpute_tests::TestDb::sqlite()).await;
+    let mut client = registry.client().await;
+    let refused = client
+        .list_services(bearer("garbage", pb::ListServicesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    // A token of another kind, signed by the right key, is not an access token.
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = fedimpute_common::auth::Claims {
+        sub: "1".into(),
+        username: "admin".into(),
+        email: String::new(),
+        roles: vec![fedimpute_common::auth::RoleGrant::global(
+            fedimpute_common::auth::Role::Admin,
+        )],
+        iat: now,
+        exp: now + 600,
+        iss: "fedimpute".into(),
+        aud: "fedimpute".into(),
+        jti: "x".into(),
+        token_use: "refresh".into(),
+    };
+    let refresh = registry.auth.sign(&claims);
+    let create = |token: &str| {
+        bearer(
+            token,
+            pb::CreateServiceRequest {
+                service: Some(service(
+                    "Token Kinds",
+                    pb::ApiType::Michigan,
+                    "https://kinds.example.org",
+                )),
+            },
+        )
+    };
+    assert_eq!(
+        client
+            .create_service(create(&refresh))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    claims.token_use = "access".into();
+    assert!(
+        client
+            .create_service(create(&registry.auth.sign(&claims)))
+            .await
+            .is_ok()
+    );
+    registry.shutdown().await;
+}
+
+#[tokio::test]
+async fn slugs_that_read_as_ids_or_paths_and_non_finite_numbers_are_refused() {
+    for db in backends().await {
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let mut numeric = service("2024", pb::ApiType::Michigan, "https://n.example.org");
+        numeric.slug = "2024".into();
+        numeric.memory_total_gb = Some(f64::NAN);
+        numeric.location_coordinates = Some(pb::Coordinates {
+            lat: f64::INFINITY,
+            lon: 0.0,
+        });
+        let err = client
+            .create_service(bearer(
+                &admin,
+                pb::CreateServiceRequest {
+                    service: Some(numeric),
+                },
+            ))
+            .await
+            .unwrap_err();
+        let fields = violated_fields(&err);
+        for field in ["slug", "memory_total_gb", "location_coordinates.lat"] {
+            assert!(
+                fields.iter().any(|f| f == field),
+                "{field} not in {fields:?}"
+            );
+        }
+        // Derived slugs steer clear by themselves.
+        let derived = create(
+            &mut client,
+            &admin,
+            service("2024", pb::ApiType::Michigan, "https://n.example.org"),
+        )
+        .await;
+        assert_eq!(derived.slug, "service-2024");
+        let by_slug = client
+            .get_service(pb::GetServiceRequest {
+                id_or_slug: "service-2024".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_slug.into_inner().service.unwrap().id, derived.id);
+        let reserved = create(
+            &mut client,
+            &admin,
+            service("Discover", pb::ApiType::Michigan, "https://d.example.org"),
+        )
+        .await;
+        assert_eq!(reserved.slug, "service-discover");
+        let empty = client
+            .get_service(pb::GetServiceRequest {
+                id_or_slug: " ".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&empty), vec!["id_or_slug"]);
+        let bad_discover = client
+            .discover_services(pb::DiscoverServicesRequest {
+                min_memory_gb: Some(f64::NAN),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&bad_discover), vec!["min_memory_gb"]);
+        registry.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_exactly_full_last_page_has_no_next_token() {
+    for db in backends().await {
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        for i in 0..4 {
+            create(
+                &mut client,
+                &admin,
+                service(
+                    &format!("Node {i}"),
+                    pb::ApiType::Ga4gh,
+                    &format!("https://n{i}.example.org"),
+                ),
+            )
+            .await;
+        }
+        let page = |size: i32, token: String| {
+            let mut client = client.clone();
+            async move {
+                client
+                    .list_services(pb::ListServicesRequest {
+                        page_size: size,
+                        page_token: token,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        let all = page(4, String::new()).await;
+        assert_eq!((all.services.len(), all.next_page_token.as_str()), (4, ""));
+        let first = page(2, String::new()).await;
+        assert!(!first.next_page_token.is_empty());
+        let second = page(2, first.next_page_token).await;
+        assert_eq!(
+            (second.services.len(), second.next_page_token.as_str()),
+            (2, "")
+        );
+        registry.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn moving_a_service_drops_its_secrets_unless_they_are_sent_again() {
+    for db in backends().await {
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let mut input = service("Moving", pb::ApiType::Michigan, "https://old.example.org");
+        input.secrets = [("api_token".to_owned(), "secret-one".to_owned())].into();
+        let created = create(&mut client, &admin, input).await;
+        let update = |service: pb::Service| pb::UpdateServiceRequest {
+            id: created.id,
+            service: Some(service),
+            update_mask: None,
+        };
+        let described = client
+            .update_service(bearer(
+                &admin,
+                update(pb::Service {
+                    description: "same place".into(),
+                    ..Default::default()
+                }),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap();
+        assert_eq!(
+            described.secret_names,
+            vec!["api_token"],
+            "other edits keep them"
+        );
+        let moved = client
+            .update_service(bearer(
+                &admin,
+                update(pb::Service {
+                    base_url: "https://attacker.example.org".into(),
+                    ..Default::default()
+                }),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap();
+        assert!(
+            moved.secret_names.is_empty(),
+            "a new endpoint does not inherit the old one's secrets"
+        );
+        let resent = client
+            .update_service(bearer(
+                &admin,
+                update(pb::Service {
+                    base_url: "https://new.example.org".into(),
+                    secrets: [("api_token".to_owned(), "secret-two".to_owned())].into(),
+                    ..Default::default()
+                }),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap();
+        assert_eq!(resent.secret_names, vec!["api_token"]);
+        registry.shutdown().await;
+    }
+}

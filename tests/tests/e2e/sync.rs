@@ -239,3 +239,56 @@ async fn sync_uses_the_stored_service_token_and_refuses_what_it_cannot_do() {
     );
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_never_follows_a_redirect_to_another_host() {
+    let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    // A server that redirects every request to the fake, on another host name.
+    let target = fake.base_url().replace("127.0.0.1", "localhost");
+    let redirector = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let location = format!("{target}{uri}");
+        async move {
+            (
+                axum::http::StatusCode::FOUND,
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, redirector).await });
+
+    let registry = TestRegistry::spawn(fedimpute_tests::TestDb::sqlite()).await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    let svc = create(
+        &mut client,
+        &admin,
+        service(
+            "Redirecting",
+            pb::ApiType::Michigan,
+            &format!("http://{addr}"),
+        ),
+    )
+    .await;
+    let err = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: TOKEN.into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(err.message().contains("302"), "{}", err.message());
+    assert_eq!(
+        fake.hits("/api/v2/server/apps/imputationserver2"),
+        0,
+        "the token went nowhere else"
+    );
+    registry.shutdown().await;
+    server.abort();
+    fake.stop().await;
+}

@@ -1,0 +1,134 @@
+//! Secrets never reach the logs: a whole registry flow (secrets stored,
+//! updated, used for a sync and a probe) is logged at TRACE into a buffer,
+//! which must not contain them.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use fedimpute_proto::registry as pb;
+use fedimpute_tests::{
+    TestDb, TestRegistry,
+    fakes::{
+        cloudgene::{CloudgeneConfig, FakeCloudgene},
+        wes::{FakeWes, WesConfig, WesStyle},
+    },
+    harness::auth::bearer,
+};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::common::{create, service};
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+// Current-thread runtime: the registry's tasks log through this test's subscriber.
+#[tokio::test]
+async fn secrets_and_tokens_never_appear_in_logs() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+
+    const CLOUDGENE_TOKEN: &str = "cloudgene-test-token";
+    const WES_TOKEN: &str = "wes-secret-bearer-4711";
+    let cloudgene = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let wes = FakeWes::start(WesConfig {
+        style: WesStyle::WesKit,
+        require_token: Some(WES_TOKEN.into()),
+    })
+    .await;
+    let registry = TestRegistry::spawn(TestDb::sqlite()).await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+
+    let mut cg = service(
+        "Logged Cloudgene",
+        pb::ApiType::Michigan,
+        &cloudgene.base_url(),
+    );
+    cg.secrets = [("api_token".to_owned(), CLOUDGENE_TOKEN.to_owned())].into();
+    let cg = create(&mut client, &admin, cg).await;
+    let mut node = service("Logged WES", pb::ApiType::Ga4gh, &wes.base_url());
+    node.secrets = [("api_token".to_owned(), WES_TOKEN.to_owned())].into();
+    let node = create(&mut client, &admin, node).await;
+    client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: cg.id,
+                api_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    let health = client
+        .check_service_health(bearer(
+            &admin,
+            pb::CheckServiceHealthRequest { id: node.id },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .health
+        .unwrap();
+    assert_eq!(
+        health.status,
+        pb::HealthStatus::Healthy as i32,
+        "the stored token was used"
+    );
+    // A failing call with a token in the request.
+    let _ = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: cg.id,
+                api_token: "rejected-token-0815".into(),
+            },
+        ))
+        .await;
+    registry.shutdown().await;
+    cloudgene.stop().await;
+    wes.stop().await;
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("reference panels synced"),
+        "the flow was logged:\n{logs}"
+    );
+    for secret in [
+        CLOUDGENE_TOKEN,
+        WES_TOKEN,
+        "rejected-token-0815",
+        admin.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}
