@@ -31,6 +31,22 @@ async fn check(client: &mut Client, token: &str, id: i64) -> pb::ServiceHealth {
         .expect("health")
 }
 
+/// A healthy probe checked at `checked_at`, due again at `next`.
+fn healthy_probe(checked_at: chrono::DateTime<Utc>, next: chrono::DateTime<Utc>) -> HealthUpdate {
+    HealthUpdate {
+        status: fedimpute_registry::domain::HealthStatus::Healthy,
+        probe_status: fedimpute_registry::domain::HealthStatus::Healthy,
+        is_available: true,
+        consecutive_failures: 0,
+        first_unhealthy_at: None,
+        response_time_ms: Some(5.0),
+        error_message: String::new(),
+        checked_at,
+        next_check_at: next,
+        queue_current: None,
+    }
+}
+
 fn status(h: &pb::ServiceHealth) -> pb::HealthStatus {
     pb::HealthStatus::try_from(h.status).unwrap()
 }
@@ -524,18 +540,7 @@ async fn history_is_pruned_after_its_retention() {
         let now = Utc::now();
         for (version, age_days) in [40, 31, 2].into_iter().enumerate() {
             let at = now - chrono::Duration::days(age_days);
-            let update = HealthUpdate {
-                status: fedimpute_registry::domain::HealthStatus::Healthy,
-                probe_status: fedimpute_registry::domain::HealthStatus::Healthy,
-                is_available: true,
-                consecutive_failures: 0,
-                first_unhealthy_at: None,
-                response_time_ms: Some(12.0),
-                error_message: String::new(),
-                checked_at: at,
-                next_check_at: now,
-                queue_current: None,
-            };
+            let update = healthy_probe(at, now);
             store
                 .record_health(svc.id, version as i64, &update)
                 .await
@@ -740,18 +745,7 @@ async fn replicas_claim_each_due_service_once_and_stale_records_conflict() {
 
         // A record made from a stale read is refused, not applied.
         let service = a.get_service(ids[0]).await.unwrap().unwrap();
-        let update = HealthUpdate {
-            status: fedimpute_registry::domain::HealthStatus::Healthy,
-            probe_status: fedimpute_registry::domain::HealthStatus::Healthy,
-            is_available: true,
-            consecutive_failures: 0,
-            first_unhealthy_at: None,
-            response_time_ms: Some(5.0),
-            error_message: String::new(),
-            checked_at: now,
-            next_check_at: lease,
-            queue_current: None,
-        };
+        let update = healthy_probe(now, lease);
         let first = a
             .record_health(service.id, service.health_version, &update)
             .await
