@@ -1,10 +1,15 @@
 //! The one end-to-end test binary.
 
+mod authz;
 mod common;
+mod discovery;
 mod health;
 mod logs;
+mod monitor;
 mod panels;
 mod platform;
+mod secrets;
 mod services;
 mod sync;
 mod telemetry;
+mod validation;
