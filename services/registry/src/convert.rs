@@ -5,7 +5,7 @@ use fedimpute_proto::registry as pb;
 use serde_json::Value;
 
 use crate::{
-    domain::{ApiType, Build, HealthStatus, service::json_to_struct},
+    domain::{ApiType, Build, HealthStatus, json::json_to_struct},
     store::{HealthCheck, Panel, Service},
 };
 

@@ -2,9 +2,10 @@
 //! value of these types exists it is valid, and the store never sees raw
 //! input.
 
+pub(crate) mod json;
 mod panel;
 mod query;
-pub(crate) mod service;
+mod service;
 mod values;
 
 pub use panel::{PanelSpec, apply_panel_mask};
