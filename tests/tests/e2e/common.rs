@@ -33,6 +33,29 @@ pub(crate) async fn create(client: &mut Client, token: &str, service: pb::Servic
         .expect("a service")
 }
 
+/// Updates a service (no mask: the fields set in `patch`) and returns it.
+pub(crate) async fn update(
+    client: &mut Client,
+    token: &str,
+    id: i64,
+    patch: pb::Service,
+) -> pb::Service {
+    client
+        .update_service(bearer(
+            token,
+            pb::UpdateServiceRequest {
+                id,
+                service: Some(patch),
+                update_mask: None,
+            },
+        ))
+        .await
+        .expect("update the service")
+        .into_inner()
+        .service
+        .expect("a service")
+}
+
 /// Creates a panel as admin and returns it.
 pub(crate) async fn create_panel(
     client: &mut Client,

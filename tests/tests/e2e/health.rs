@@ -18,7 +18,7 @@ use fedimpute_tests::{
 };
 use tonic::Code;
 
-use crate::common::{Client, create, service};
+use crate::common::{Client, create, service, update};
 
 pub(crate) async fn check(client: &mut Client, token: &str, id: i64) -> pb::ServiceHealth {
     client
@@ -290,20 +290,11 @@ async fn wes_probes_cover_both_server_styles_timeouts_refusals_and_auth() {
             "{}",
             denied.error_message
         );
-        client
-            .update_service(bearer(
-                &admin,
-                pb::UpdateServiceRequest {
-                    id: c.id,
-                    service: Some(pb::Service {
-                        secrets: [("api_token".to_owned(), "wes-node-token".to_owned())].into(),
-                        ..Default::default()
-                    }),
-                    update_mask: None,
-                },
-            ))
-            .await
-            .unwrap();
+        let patch = pb::Service {
+            secrets: [("api_token".to_owned(), "wes-node-token".to_owned())].into(),
+            ..Default::default()
+        };
+        update(&mut client, &admin, c.id, patch).await;
         assert_eq!(
             status(&check(&mut client, &admin, c.id).await),
             pb::HealthStatus::Healthy

@@ -2,10 +2,10 @@
 //! another endpoint.
 
 use fedimpute_proto::registry::{self as pb};
-use fedimpute_tests::{TestRegistry, backends, harness::auth::bearer};
+use fedimpute_tests::{TestRegistry, backends};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-use crate::common::{create, service};
+use crate::common::{create, service, update};
 
 #[tokio::test]
 async fn service_secrets_are_sealed_at_rest_and_never_returned() {
@@ -37,39 +37,13 @@ async fn service_secrets_are_sealed_at_rest_and_never_returned() {
             secrets: [("client_secret".to_owned(), "other".to_owned())].into(),
             ..Default::default()
         };
-        let updated = client
-            .update_service(bearer(
-                &admin,
-                pb::UpdateServiceRequest {
-                    id: created.id,
-                    service: Some(patch),
-                    update_mask: None,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let updated = update(&mut client, &admin, created.id, patch).await;
         assert_eq!(updated.secret_names, vec!["api_token", "client_secret"]);
         let patch = pb::Service {
             secrets: [("client_secret".to_owned(), String::new())].into(),
             ..Default::default()
         };
-        let updated = client
-            .update_service(bearer(
-                &admin,
-                pb::UpdateServiceRequest {
-                    id: created.id,
-                    service: Some(patch),
-                    update_mask: None,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let updated = update(&mut client, &admin, created.id, patch).await;
         assert_eq!(updated.secret_names, vec!["api_token"]);
 
         // The stored column holds ciphertext only.
@@ -101,60 +75,46 @@ async fn moving_a_service_drops_its_secrets_unless_they_are_sent_again() {
         let mut input = service("Moving", pb::ApiType::Michigan, "https://old.example.org");
         input.secrets = [("api_token".to_owned(), "secret-one".to_owned())].into();
         let created = create(&mut client, &admin, input).await;
-        let update = |service: pb::Service| pb::UpdateServiceRequest {
-            id: created.id,
-            service: Some(service),
-            update_mask: None,
-        };
-        let described = client
-            .update_service(bearer(
-                &admin,
-                update(pb::Service {
-                    description: "same place".into(),
-                    ..Default::default()
-                }),
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let described = update(
+            &mut client,
+            &admin,
+            created.id,
+            pb::Service {
+                description: "same place".into(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(
             described.secret_names,
             vec!["api_token"],
             "other edits keep them"
         );
-        let moved = client
-            .update_service(bearer(
-                &admin,
-                update(pb::Service {
-                    base_url: "https://attacker.example.org".into(),
-                    ..Default::default()
-                }),
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let moved = update(
+            &mut client,
+            &admin,
+            created.id,
+            pb::Service {
+                base_url: "https://attacker.example.org".into(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert!(
             moved.secret_names.is_empty(),
             "a new endpoint does not inherit the old one's secrets"
         );
-        let resent = client
-            .update_service(bearer(
-                &admin,
-                update(pb::Service {
-                    base_url: "https://new.example.org".into(),
-                    secrets: [("api_token".to_owned(), "secret-two".to_owned())].into(),
-                    ..Default::default()
-                }),
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let resent = update(
+            &mut client,
+            &admin,
+            created.id,
+            pb::Service {
+                base_url: "https://new.example.org".into(),
+                secrets: [("api_token".to_owned(), "secret-two".to_owned())].into(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(resent.secret_names, vec!["api_token"]);
         registry.shutdown().await;
     }

@@ -5,7 +5,7 @@ use fedimpute_tests::{TestRegistry, backends, harness::auth::bearer};
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::common::{create, service, violated_fields};
+use crate::common::{create, service, update, violated_fields};
 
 #[tokio::test]
 async fn services_round_trip_through_create_get_update_and_delete() {
@@ -95,20 +95,7 @@ async fn services_round_trip_through_create_get_update_and_delete() {
             is_active: Some(false),
             ..Default::default()
         };
-        let updated = client
-            .update_service(bearer(
-                &admin,
-                pb::UpdateServiceRequest {
-                    id: created.id,
-                    service: Some(patch),
-                    update_mask: None,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap();
+        let updated = update(&mut client, &admin, created.id, patch).await;
         assert_eq!(
             (updated.max_file_size_mb, updated.is_active),
             (Some(500), Some(false))
