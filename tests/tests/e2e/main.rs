@@ -6,6 +6,7 @@ mod discovery;
 mod health;
 mod logs;
 mod monitor;
+mod otlp;
 mod panels;
 mod platform;
 mod secrets;
