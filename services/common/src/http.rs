@@ -38,14 +38,19 @@ pub enum OutboundError {
 /// Builds a client with the policy, timeouts and redirect checks.
 pub fn client(settings: &OutboundSettings) -> Result<reqwest::Client, OutboundError> {
     let allow_private = settings.allow_private_targets;
-    // Same host only: requests may carry credentials (`X-Auth-Token`,
-    // which reqwest does not strip across hosts), and they must not follow
-    // a redirect to somebody else.
+    // Requests may carry credentials (`X-Auth-Token`, which reqwest does
+    // not strip on redirects), and they must not follow a redirect to
+    // somebody else or onto an unencrypted connection.
     let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-        let same_host = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.host_str() == attempt.url().host_str());
+        // Same origin, or the same host upgraded from http to https; never
+        // another host, another port, or down to plain http.
+        let same_host = attempt.previous().first().is_some_and(|first| {
+            let next = attempt.url();
+            first.origin() == next.origin()
+                || (first.scheme() == "http"
+                    && next.scheme() == "https"
+                    && first.host_str() == next.host_str())
+        });
         if attempt.previous().len() >= 5 {
             attempt.error("too many redirects")
         } else if !same_host {

@@ -96,6 +96,17 @@ fn registry_settings(
     migrate: bool,
 ) -> Result<fedimpute_registry::Settings, RunError> {
     let config = |e: keys::KeysError| RunError::Config(e.to_string());
+    for (name, value) in [
+        ("FEDIMPUTE_HEALTH_INTERVAL", args.health_interval.0),
+        (
+            "FEDIMPUTE_HEALTH_AT_RISK_INTERVAL",
+            args.health_at_risk_interval.0,
+        ),
+    ] {
+        if value < Duration::from_secs(1) {
+            return Err(RunError::Config(format!("{name} must be at least 1s")));
+        }
+    }
     Ok(fedimpute_registry::Settings {
         addr: args.registry_addr,
         database_url: registry_database_url(global, args),

@@ -123,6 +123,9 @@ pub fn parse_app(json: &Value, requested: &str) -> Result<RemoteApp, Error> {
         else {
             continue;
         };
+        if panels.iter().any(|p: &RemotePanel| p.external_id == key) {
+            continue;
+        }
         let name = entry
             .get("value")
             .or_else(|| entry.get("label"))

@@ -292,3 +292,54 @@ async fn a_token_never_follows_a_redirect_to_another_host() {
     server.abort();
     fake.stop().await;
 }
+
+#[tokio::test]
+async fn invalid_or_repeated_remote_panels_are_skipped_not_stored() {
+    let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+    let long_name = "x".repeat(300);
+    fake.set_panels(vec![
+        FakePanel::new("apps@h3africa-v6hc-s@1.0.0", "H3Africa v6", &["afr", "off"]),
+        FakePanel::new("apps@h3africa-v6hc-s@1.0.0", "Listed twice", &["afr"]),
+        FakePanel::new("apps@too-long@1.0.0", &long_name, &["off"]),
+    ]);
+    let registry = TestRegistry::spawn(fedimpute_tests::TestDb::sqlite()).await;
+    let admin = registry.auth.admin();
+    let mut client = registry.client().await;
+    let svc = create(
+        &mut client,
+        &admin,
+        service("Odd Remote", pb::ApiType::Michigan, &fake.base_url()),
+    )
+    .await;
+    let synced = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: TOKEN.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((synced.created, synced.skipped), (1, 1));
+    assert_eq!(
+        synced.panels[0].display_name, "H3Africa v6",
+        "the first listing wins"
+    );
+    // The stored panel keeps syncing.
+    let again = client
+        .sync_reference_panels(bearer(
+            &admin,
+            pb::SyncReferencePanelsRequest {
+                id: svc.id,
+                api_token: TOKEN.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.unchanged, again.skipped), (1, 1));
+    registry.shutdown().await;
+    fake.stop().await;
+}

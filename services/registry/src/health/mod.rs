@@ -105,6 +105,9 @@ pub struct HealthMonitor {
     settings: HealthSettings,
     allow_private: bool,
     probe_timeout: Duration,
+    /// One probe per service at a time in this process: concurrent checks
+    /// of one service wait for the probe in flight and share its result.
+    in_flight: std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl HealthMonitor {
@@ -123,6 +126,7 @@ impl HealthMonitor {
             settings,
             allow_private,
             probe_timeout,
+            in_flight: Default::default(),
         }
     }
 
@@ -130,8 +134,37 @@ impl HealthMonitor {
         &self.settings
     }
 
-    /// Probes one service now and records the outcome.
+    /// Probes one service now and records the outcome. A probe of the
+    /// same service already in flight is waited for and its result returned.
     pub async fn check(&self, service: &Service) -> Result<Option<Service>> {
+        let started = Utc::now();
+        let lock = {
+            let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(service.id).or_default().clone()
+        };
+        let _probing = lock.lock().await;
+        let outcome = self.probe_and_record(service, started).await;
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if Arc::strong_count(&lock) <= 2 {
+            map.remove(&service.id);
+        }
+        outcome
+    }
+
+    async fn probe_and_record(
+        &self,
+        service: &Service,
+        started: DateTime<Utc>,
+    ) -> Result<Option<Service>> {
+        let fresh = match self.store.get_service(service.id).await? {
+            Some(fresh) => fresh,
+            None => return Ok(None),
+        };
+        if fresh.last_health_check.is_some_and(|t| t >= started) {
+            // Probed while this call waited: that answer is as new as ours.
+            return Ok(Some(fresh));
+        }
+        let service = &fresh;
         let result = match (
             ApiType::parse(&service.api_type),
             self.secrets.get(service, "api_token"),
@@ -153,12 +186,17 @@ impl HealthMonitor {
                 .await
             }
         };
-        self.record(service, result).await
+        self.record(service, result, started).await
     }
 
     /// Records a probe; when another probe was recorded meanwhile, applies
     /// this one on top of it (hysteresis reads the row it updates).
-    async fn record(&self, service: &Service, result: ProbeResult) -> Result<Option<Service>> {
+    async fn record(
+        &self,
+        service: &Service,
+        result: ProbeResult,
+        started: DateTime<Utc>,
+    ) -> Result<Option<Service>> {
         let mut current = service.clone();
         for _ in 0..5 {
             let update = self.update_for(&current, &result);
@@ -182,6 +220,12 @@ impl HealthMonitor {
                 }
                 Recorded::Gone => return Ok(None),
                 Recorded::Conflict => match self.store.get_service(current.id).await? {
+                    // Another replica probed it after this probe began:
+                    // its record stands; re-applying hysteresis on top would
+                    // count one moment's failures twice.
+                    Some(fresh) if fresh.last_health_check.is_some_and(|t| t >= started) => {
+                        return Ok(Some(fresh));
+                    }
                     Some(fresh) => current = fresh,
                     None => return Ok(None),
                 },
@@ -233,10 +277,15 @@ impl HealthMonitor {
     pub async fn run_once(&self) -> Result<usize> {
         let batch = self.settings.concurrency.max(1);
         let mut total = 0;
+        // One "now" for the whole pass: services re-scheduled while it runs
+        // wait for the next pass, so a pass always ends.
+        let pass_started = Utc::now();
         loop {
-            let now = Utc::now();
-            let lease = later(now, self.probe_timeout * 2 + Duration::from_secs(5));
-            let due = self.store.claim_due(now, lease, batch as u64).await?;
+            let lease = later(Utc::now(), self.probe_timeout * 2 + Duration::from_secs(5));
+            let due = self
+                .store
+                .claim_due(pass_started, lease, batch as u64)
+                .await?;
             if due.is_empty() {
                 return Ok(total);
             }

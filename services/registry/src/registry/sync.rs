@@ -1,7 +1,7 @@
 //! Panel sync from a Cloudgene server: read, compare, apply in one
 //! transaction.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use fedimpute_common::auth::Caller;
 use fedimpute_proto::registry as pb;
 
@@ -10,7 +10,7 @@ use crate::{
     convert,
     domain::{ApiType, Build, PanelSpec},
     error::{Error, Result},
-    store::{PanelChanges, Service},
+    store::{Panel, PanelChanges, Service},
     sync::{self, RemoteApp},
 };
 
@@ -58,101 +58,153 @@ impl Registry {
         remote: RemoteApp,
     ) -> Result<pb::SyncReferencePanelsResponse> {
         let now = Utc::now();
-        let existing = self.store.panels_of(service.id).await?;
-        let mut changes = PanelChanges {
-            synced_at: Some(now),
-            ..Default::default()
-        };
-        let (mut updated, mut unchanged, mut marked) = (0, 0, 0);
-        let mut taken: Vec<String> = existing.iter().map(|p| p.slug.clone()).collect();
-        for rp in &remote.panels {
-            let current = existing
-                .iter()
-                .find(|p| p.external_id.as_deref() == Some(rp.external_id.as_str()));
-            match current {
-                Some(p) => {
-                    let before = PanelSpec::try_from(convert::panel(p))?;
-                    let mut spec = before.clone();
-                    spec.display_name = rp.name.clone();
-                    spec.populations = rp.populations.clone();
-                    spec.is_available = true;
-                    if let Some(build) = rp.build {
-                        spec.build = build;
-                    }
-                    if spec == before {
-                        unchanged += 1;
-                    } else {
-                        updated += 1;
-                    }
-                    changes.updates.push((p.id, spec, Some(now)));
-                }
-                None => {
-                    let spec = PanelSpec {
-                        service_id: service.id,
-                        name: rp.name.clone(),
-                        display_name: rp.name.clone(),
-                        slug: None,
-                        external_id: Some(rp.external_id.clone()),
-                        description: String::new(),
-                        population: String::new(),
-                        populations: rp.populations.clone(),
-                        build: rp.build.unwrap_or(Build::Hg38),
-                        samples_count: None,
-                        variants_count: None,
-                        is_available: true,
-                        is_public: true,
-                        requires_permission: false,
-                        version: rp
-                            .external_id
-                            .rsplit('@')
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    };
-                    let base = spec.derived_slug().ok_or_else(|| {
-                        Error::FailedPrecondition(format!(
-                            "no slug can be made for panel '{}'",
-                            rp.external_id
-                        ))
-                    })?;
-                    let slug = (0..1000)
-                        .map(|n| {
-                            if n == 0 {
-                                base.clone()
-                            } else {
-                                base.with_suffix(n)
-                            }
-                        })
-                        .find(|s| !taken.iter().any(|t| t == s.as_str()))
-                        .ok_or_else(|| Error::AlreadyExists("no free panel slug".into()))?;
-                    taken.push(slug.as_str().to_owned());
-                    changes.inserts.push((spec, slug));
-                }
-            }
-        }
-        for p in &existing {
-            let listed = p
-                .external_id
-                .as_deref()
-                .is_some_and(|e| remote.panels.iter().any(|rp| rp.external_id == e));
-            if p.external_id.is_some() && !listed && p.is_available {
-                let mut spec = PanelSpec::try_from(convert::panel(p))?;
-                spec.is_available = false;
-                changes.updates.push((p.id, spec, None));
-                marked += 1;
-            }
-        }
-        let created = changes.inserts.len();
-        let panels = self.store.apply_panel_changes(&changes).await?;
-        tracing::info!(service_id = service.id, app = %remote.app_id, created, updated, unchanged, marked, "reference panels synced");
+        let planner = |existing: &[Panel]| plan(service.id, &remote, existing, now);
+        let (changes, panels) = self.store.sync_panels(service.id, &planner).await?;
+        let created = i32::try_from(changes.inserts.len()).unwrap_or(i32::MAX);
+        tracing::info!(
+            service_id = service.id,
+            app = %remote.app_id,
+            created,
+            updated = changes.updated,
+            unchanged = changes.unchanged,
+            marked = changes.marked_unavailable,
+            skipped = changes.skipped,
+            "reference panels synced"
+        );
         Ok(pb::SyncReferencePanelsResponse {
             service_id: service.id,
             app_id: remote.app_id,
-            created: i32::try_from(created).unwrap_or(i32::MAX),
-            updated,
-            unchanged,
-            marked_unavailable: marked,
+            created,
+            updated: changes.updated,
+            unchanged: changes.unchanged,
+            marked_unavailable: changes.marked_unavailable,
             panels: panels.iter().map(convert::panel).collect(),
+            skipped: changes.skipped,
         })
+    }
+}
+
+/// The writes that bring a service's panels in line with the remote's:
+/// known external ids updated, new ones inserted (validated like any panel;
+/// invalid entries skipped), ones the remote dropped marked unavailable.
+fn plan(
+    service_id: i64,
+    remote: &RemoteApp,
+    existing: &[Panel],
+    now: DateTime<Utc>,
+) -> Result<PanelChanges> {
+    let mut changes = PanelChanges {
+        synced_at: Some(now),
+        ..Default::default()
+    };
+    let mut taken: Vec<String> = existing.iter().map(|p| p.slug.clone()).collect();
+    for rp in &remote.panels {
+        match existing
+            .iter()
+            .find(|p| p.external_id.as_deref() == Some(rp.external_id.as_str()))
+        {
+            Some(p) => {
+                let before = PanelSpec::try_from(convert::panel(p))?;
+                let mut spec = before.clone();
+                spec.display_name = rp.name.clone();
+                spec.populations = rp.populations.clone();
+                spec.is_available = true;
+                if let Some(build) = rp.build {
+                    spec.build = build;
+                }
+                let checked = PanelSpec::try_from(spec_to_proto(&spec));
+                match checked {
+                    Ok(spec) if spec == before => changes.unchanged += 1,
+                    Ok(_) => changes.updated += 1,
+                    Err(violations) => {
+                        tracing::warn!(external_id = %rp.external_id, ?violations, "remote panel skipped: invalid values");
+                        changes.skipped += 1;
+                        continue;
+                    }
+                }
+                changes.updates.push((p.id, spec, Some(now)));
+            }
+            None => {
+                let proto = pb::ReferencePanel {
+                    service_id,
+                    name: rp.name.clone(),
+                    display_name: rp.name.clone(),
+                    external_id: rp.external_id.clone(),
+                    populations: rp.populations.clone(),
+                    build: rp.build.unwrap_or(Build::Hg38).to_proto() as i32,
+                    version: rp
+                        .external_id
+                        .rsplit('@')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    ..Default::default()
+                };
+                let spec = match PanelSpec::try_from(proto) {
+                    Ok(spec) => spec,
+                    Err(violations) => {
+                        tracing::warn!(external_id = %rp.external_id, ?violations, "remote panel skipped: invalid values");
+                        changes.skipped += 1;
+                        continue;
+                    }
+                };
+                let Some(base) = spec.derived_slug() else {
+                    tracing::warn!(external_id = %rp.external_id, "remote panel skipped: no slug can be made");
+                    changes.skipped += 1;
+                    continue;
+                };
+                let slug = (0..1000)
+                    .map(|n| {
+                        if n == 0 {
+                            base.clone()
+                        } else {
+                            base.with_suffix(n)
+                        }
+                    })
+                    .find(|s| !taken.iter().any(|t| t == s.as_str()))
+                    .ok_or_else(|| Error::AlreadyExists("no free panel slug".into()))?;
+                taken.push(slug.as_str().to_owned());
+                changes.inserts.push((spec, slug));
+            }
+        }
+    }
+    for p in existing {
+        let listed = p
+            .external_id
+            .as_deref()
+            .is_some_and(|e| remote.panels.iter().any(|rp| rp.external_id == e));
+        if p.external_id.is_some() && !listed && p.is_available {
+            let mut spec = PanelSpec::try_from(convert::panel(p))?;
+            spec.is_available = false;
+            changes.updates.push((p.id, spec, None));
+            changes.marked_unavailable += 1;
+        }
+    }
+    Ok(changes)
+}
+
+/// A spec back to its proto, to validate a changed spec as a whole.
+fn spec_to_proto(spec: &PanelSpec) -> pb::ReferencePanel {
+    pb::ReferencePanel {
+        service_id: spec.service_id,
+        name: spec.name.clone(),
+        display_name: spec.display_name.clone(),
+        slug: spec
+            .slug
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        external_id: spec.external_id.clone().unwrap_or_default(),
+        description: spec.description.clone(),
+        population: spec.population.clone(),
+        populations: spec.populations.clone(),
+        build: spec.build.to_proto() as i32,
+        samples_count: spec.samples_count,
+        variants_count: spec.variants_count,
+        is_available: Some(spec.is_available),
+        is_public: Some(spec.is_public),
+        requires_permission: Some(spec.requires_permission),
+        version: spec.version.clone(),
+        ..Default::default()
     }
 }

@@ -51,13 +51,20 @@ pub enum Recorded {
     Gone,
 }
 
-/// The writes of one panel sync, applied together.
+/// The writes of one panel sync, applied together, and what they amount to.
 #[derive(Clone, Debug, Default)]
 pub struct PanelChanges {
     pub inserts: Vec<(PanelSpec, Slug)>,
     pub updates: Vec<(i64, PanelSpec, Option<DateTime<Utc>>)>,
     pub synced_at: Option<DateTime<Utc>>,
+    pub updated: i32,
+    pub unchanged: i32,
+    pub marked_unavailable: i32,
+    pub skipped: i32,
 }
+
+/// Plans a panel sync from the service's panels as they are.
+pub type SyncPlan<'a> = dyn Fn(&[Panel]) -> Result<PanelChanges> + Send + Sync + 'a;
 
 /// What the registry needs from its database.
 #[tonic::async_trait]
@@ -89,10 +96,14 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug + 'static {
     async fn panel_slug_taken(&self, service_id: i64, slug: &str) -> Result<bool>;
     /// Ordered by id, at most `size + 1` rows after the page token.
     async fn list_panels(&self, query: &PanelQuery) -> Result<Vec<Panel>>;
-    async fn panels_of(&self, service_id: i64) -> Result<Vec<Panel>>;
     async fn delete_panel(&self, id: i64) -> Result<bool>;
-    /// Applies a sync's writes in one transaction.
-    async fn apply_panel_changes(&self, changes: &PanelChanges) -> Result<Vec<Panel>>;
+    /// Runs a panel sync in one transaction, the service's row locked: `plan`
+    /// sees its panels as they are and returns the writes, which are applied.
+    async fn sync_panels(
+        &self,
+        service_id: i64,
+        plan: &SyncPlan<'_>,
+    ) -> Result<(PanelChanges, Vec<Panel>)>;
 
     /// Updates the service's health and appends the history row, atomically,
     /// if no other probe was recorded since `version` was read.

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, NullOrdering},
 };
 
@@ -16,7 +16,7 @@ use self::rows::{
 };
 use super::{
     HealthCheck, HealthUpdate, Panel, PanelChanges, Recorded, RegistryStore, Service,
-    StoredSecrets,
+    StoredSecrets, SyncPlan,
     entity::{health_checks, reference_panels, services},
 };
 use crate::{
@@ -25,6 +25,23 @@ use crate::{
     },
     error::{Error, Result},
 };
+
+/// Starts a transaction's work on a service with a write to its row (a
+/// no-op update): PostgreSQL locks the row, SQLite takes its write lock at
+/// once, so a later read-then-write in the transaction cannot fail on a
+/// concurrent commit. `false` when the service does not exist.
+async fn lock_service(txn: &DatabaseTransaction, id: i64) -> Result<bool> {
+    Ok(services::Entity::update_many()
+        .col_expr(
+            services::Column::HealthVersion,
+            Expr::col(services::Column::HealthVersion),
+        )
+        .filter(services::Column::Id.eq(id))
+        .exec(txn)
+        .await?
+        .rows_affected
+        == 1)
+}
 
 /// The registry store on SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
@@ -133,6 +150,9 @@ impl RegistryStore for SeaOrmStore {
 
     async fn delete_service(&self, id: i64) -> Result<Option<(Service, u64)>> {
         let txn = self.db.begin().await?;
+        if !lock_service(&txn, id).await? {
+            return Ok(None);
+        }
         let Some(service) = services::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(None);
         };
@@ -198,14 +218,6 @@ impl RegistryStore for SeaOrmStore {
             .await?)
     }
 
-    async fn panels_of(&self, service_id: i64) -> Result<Vec<Panel>> {
-        Ok(reference_panels::Entity::find()
-            .filter(reference_panels::Column::ServiceId.eq(service_id))
-            .order_by_asc(reference_panels::Column::Id)
-            .all(&self.db)
-            .await?)
-    }
-
     async fn delete_panel(&self, id: i64) -> Result<bool> {
         Ok(reference_panels::Entity::delete_by_id(id)
             .exec(&self.db)
@@ -214,8 +226,21 @@ impl RegistryStore for SeaOrmStore {
             > 0)
     }
 
-    async fn apply_panel_changes(&self, changes: &PanelChanges) -> Result<Vec<Panel>> {
+    async fn sync_panels(
+        &self,
+        service_id: i64,
+        plan: &SyncPlan<'_>,
+    ) -> Result<(PanelChanges, Vec<Panel>)> {
         let txn = self.db.begin().await?;
+        if !lock_service(&txn, service_id).await? {
+            return Err(Error::NotFound(format!("service {service_id} not found")));
+        }
+        let existing = reference_panels::Entity::find()
+            .filter(reference_panels::Column::ServiceId.eq(service_id))
+            .order_by_asc(reference_panels::Column::Id)
+            .all(&txn)
+            .await?;
+        let changes = plan(&existing)?;
         let mut panels = Vec::with_capacity(changes.inserts.len() + changes.updates.len());
         for (id, spec, synced_at) in &changes.updates {
             panels.push(update_panel_with(&txn, *id, spec, *synced_at).await?);
@@ -224,7 +249,7 @@ impl RegistryStore for SeaOrmStore {
             panels.push(insert_panel_with(&txn, spec, slug, changes.synced_at).await?);
         }
         txn.commit().await?;
-        Ok(panels)
+        Ok((changes, panels))
     }
 
     async fn record_health(
