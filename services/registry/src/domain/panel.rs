@@ -127,6 +127,35 @@ impl TryFrom<pb::ReferencePanel> for PanelSpec {
     }
 }
 
+/// A spec back to its proto (output-only fields empty): a changed spec is
+/// validated again as a whole by parsing this.
+impl From<&PanelSpec> for pb::ReferencePanel {
+    fn from(spec: &PanelSpec) -> Self {
+        Self {
+            service_id: spec.service_id,
+            name: spec.name.clone(),
+            display_name: spec.display_name.clone(),
+            slug: spec
+                .slug
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            external_id: spec.external_id.clone().unwrap_or_default(),
+            description: spec.description.clone(),
+            population: spec.population.clone(),
+            populations: spec.populations.clone(),
+            build: spec.build.to_proto() as i32,
+            samples_count: spec.samples_count,
+            variants_count: spec.variants_count,
+            is_available: Some(spec.is_available),
+            is_public: Some(spec.is_public),
+            requires_permission: Some(spec.requires_permission),
+            version: spec.version.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 impl PanelSpec {
     /// The slug to use when none was given: the panel id inside a Cloudgene
     /// key (`apps@h3africa-v6hc-s@1.0.0` → `h3africa-v6hc-s`), else the name.

@@ -251,9 +251,16 @@ impl Slug {
         (!out.is_empty()).then(|| Self(out.to_owned()))
     }
 
-    /// The same slug with a numeric suffix, for uniqueness.
-    pub fn with_suffix(&self, n: u32) -> Self {
-        Self(format!("{}-{n}", self.0))
+    /// The slug, then `slug-1`, `slug-2`... (at most 1000 in all): the
+    /// candidates tried when a derived slug is taken.
+    pub fn candidates(&self) -> impl Iterator<Item = Self> + '_ {
+        (0..1000u32).map(|n| {
+            if n == 0 {
+                self.clone()
+            } else {
+                Self(format!("{}-{n}", self.0))
+            }
+        })
     }
 
     pub fn as_str(&self) -> &str {

@@ -40,12 +40,7 @@ impl Registry {
 
     pub(super) async fn free_panel_slug(&self, spec: &PanelSpec) -> Result<Slug> {
         let base = spec.derived_slug().ok_or_else(underivable_slug)?;
-        for n in 0..1000 {
-            let candidate = if n == 0 {
-                base.clone()
-            } else {
-                base.with_suffix(n)
-            };
+        for candidate in base.candidates() {
             if !self
                 .store
                 .panel_slug_taken(spec.service_id, candidate.as_str())

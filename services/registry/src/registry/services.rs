@@ -40,12 +40,7 @@ impl Registry {
 
     async fn free_service_slug(&self, name: &str) -> Result<Slug> {
         let base = Slug::derive(name, "service").ok_or_else(underivable_slug)?;
-        for n in 0..1000 {
-            let candidate = if n == 0 {
-                base.clone()
-            } else {
-                base.with_suffix(n)
-            };
+        for candidate in base.candidates() {
             if self
                 .store
                 .get_service_by_slug(candidate.as_str())

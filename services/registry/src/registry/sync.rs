@@ -112,7 +112,7 @@ fn plan(
                 if let Some(build) = rp.build {
                     spec.build = build;
                 }
-                let checked = PanelSpec::try_from(spec_to_proto(&spec));
+                let checked = PanelSpec::try_from(pb::ReferencePanel::from(&spec));
                 match checked {
                     Ok(spec) if spec == before => changes.unchanged += 1,
                     Ok(_) => changes.updated += 1,
@@ -153,14 +153,8 @@ fn plan(
                     changes.skipped += 1;
                     continue;
                 };
-                let slug = (0..1000)
-                    .map(|n| {
-                        if n == 0 {
-                            base.clone()
-                        } else {
-                            base.with_suffix(n)
-                        }
-                    })
+                let slug = base
+                    .candidates()
                     .find(|s| !taken.iter().any(|t| t == s.as_str()))
                     .ok_or_else(|| Error::AlreadyExists("no free panel slug".into()))?;
                 taken.push(slug.as_str().to_owned());
@@ -181,30 +175,4 @@ fn plan(
         }
     }
     Ok(changes)
-}
-
-/// A spec back to its proto, to validate a changed spec as a whole.
-fn spec_to_proto(spec: &PanelSpec) -> pb::ReferencePanel {
-    pb::ReferencePanel {
-        service_id: spec.service_id,
-        name: spec.name.clone(),
-        display_name: spec.display_name.clone(),
-        slug: spec
-            .slug
-            .as_ref()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        external_id: spec.external_id.clone().unwrap_or_default(),
-        description: spec.description.clone(),
-        population: spec.population.clone(),
-        populations: spec.populations.clone(),
-        build: spec.build.to_proto() as i32,
-        samples_count: spec.samples_count,
-        variants_count: spec.variants_count,
-        is_available: Some(spec.is_available),
-        is_public: Some(spec.is_public),
-        requires_permission: Some(spec.requires_permission),
-        version: spec.version.clone(),
-        ..Default::default()
-    }
 }
