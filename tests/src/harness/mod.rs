@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod process;
 pub mod registry;
 
 use std::{future::Future, time::Duration};

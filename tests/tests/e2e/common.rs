@@ -56,6 +56,36 @@ pub(crate) async fn update(
         .expect("a service")
 }
 
+/// Syncs a service's panels; `api_token` empty uses the stored one.
+pub(crate) async fn sync(
+    client: &mut Client,
+    token: &str,
+    id: i64,
+    api_token: &str,
+) -> Result<pb::SyncReferencePanelsResponse, Status> {
+    client
+        .sync_reference_panels(bearer(
+            token,
+            pb::SyncReferencePanelsRequest {
+                id,
+                api_token: api_token.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The health history a request selects.
+pub(crate) async fn history(
+    client: &mut Client,
+    request: pb::ListHealthHistoryRequest,
+) -> Result<pb::ListHealthHistoryResponse, Status> {
+    client
+        .list_health_history(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// Creates a panel as admin and returns it.
 pub(crate) async fn create_panel(
     client: &mut Client,

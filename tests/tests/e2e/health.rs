@@ -18,7 +18,7 @@ use fedimpute_tests::{
 };
 use tonic::Code;
 
-use crate::common::{Client, create, service, update};
+use crate::common::{Client, create, history, service, sync, update};
 
 pub(crate) async fn check(client: &mut Client, token: &str, id: i64) -> pb::ServiceHealth {
     client
@@ -130,16 +130,17 @@ async fn cloudgene_probes_follow_health_maintenance_failures_and_recovery() {
         assert!(read.is_available && read.last_health_check.is_some());
 
         // History: every probe as it happened, newest first, paginated.
-        let history = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let checks = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checks;
-        let statuses: Vec<_> = history
+            },
+        )
+        .await
+        .unwrap()
+        .checks;
+        let statuses: Vec<_> = checks
             .iter()
             .map(|c| pb::HealthStatus::try_from(c.status).unwrap())
             .collect();
@@ -158,47 +159,52 @@ async fn cloudgene_probes_follow_health_maintenance_failures_and_recovery() {
             ],
             "{backend}"
         );
-        let page = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let page = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 page_size: 5,
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let rest = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+            },
+        )
+        .await
+        .unwrap();
+        let rest = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 page_size: 5,
                 page_token: page.next_page_token,
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!((page.checks.len(), rest.checks.len()), (5, 3));
         let future = prost_types::Timestamp {
             seconds: Utc::now().timestamp() + 3600,
             nanos: 0,
         };
-        let none = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let none = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 start_time: Some(future),
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+            },
+        )
+        .await
+        .unwrap();
         assert!(none.checks.is_empty());
-        let missing = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let missing = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: 777_777,
                 ..Default::default()
-            })
-            .await
-            .unwrap_err();
+            },
+        )
+        .await
+        .unwrap_err();
         assert_eq!(missing.code(), Code::NotFound);
         registry.shutdown().await;
         fake.stop().await;
@@ -382,16 +388,7 @@ async fn private_targets_are_refused_unless_allowed() {
         0,
         "no request left the platform"
     );
-    let sync = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: "t".into(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let sync = sync(&mut client, &admin, svc.id, "t").await.unwrap_err();
     assert_eq!(sync.code(), Code::FailedPrecondition);
     registry.shutdown().await;
     fake.stop().await;
@@ -439,37 +436,41 @@ async fn history_end_time_is_exclusive() {
         .await;
         check(&mut client, &admin, svc.id).await;
         let last = check(&mut client, &admin, svc.id).await.checked_at.unwrap();
-        let before_last = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let before_last = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 end_time: Some(last),
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checks;
+            },
+        )
+        .await
+        .unwrap()
+        .checks;
         assert_eq!(before_last.len(), 1);
-        let from_last = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let from_last = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 start_time: Some(last),
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checks;
+            },
+        )
+        .await
+        .unwrap()
+        .checks;
         assert_eq!(from_last.len(), 1);
-        let backwards = client
-            .list_health_history(pb::ListHealthHistoryRequest {
+        let backwards = history(
+            &mut client,
+            pb::ListHealthHistoryRequest {
                 id: svc.id,
                 start_time: Some(last),
                 end_time: Some(last),
                 ..Default::default()
-            })
-            .await
-            .unwrap_err();
+            },
+        )
+        .await
+        .unwrap_err();
         assert_eq!(backwards.code(), Code::InvalidArgument);
         registry.shutdown().await;
         fake.stop().await;

@@ -18,7 +18,7 @@ use fedimpute_tests::{
 };
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::common::{create, service};
+use crate::common::{create, service, sync};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -76,16 +76,7 @@ async fn secrets_and_tokens_never_appear_in_logs() {
     let mut node = service("Logged WES", pb::ApiType::Ga4gh, &wes.base_url());
     node.secrets = [("api_token".to_owned(), WES_TOKEN.to_owned())].into();
     let node = create(&mut client, &admin, node).await;
-    client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: cg.id,
-                api_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap();
+    sync(&mut client, &admin, cg.id, "").await.unwrap();
     let health = client
         .check_service_health(bearer(
             &admin,
@@ -102,15 +93,7 @@ async fn secrets_and_tokens_never_appear_in_logs() {
         "the stored token was used"
     );
     // A failing call with a token in the request.
-    let _ = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: cg.id,
-                api_token: "rejected-token-0815".into(),
-            },
-        ))
-        .await;
+    let _ = sync(&mut client, &admin, cg.id, "rejected-token-0815").await;
     registry.shutdown().await;
     cloudgene.stop().await;
     wes.stop().await;

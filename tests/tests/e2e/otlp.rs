@@ -2,18 +2,14 @@
 //! OTLP/gRPC, continuing the caller's W3C trace: checked against a loopback
 //! collector that records what it receives.
 
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::sync::{Arc, Mutex};
 
 use fedimpute_proto::registry as pb;
+use fedimpute_tests::harness::process::RunningBinary;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
     trace_service_server::{TraceService, TraceServiceServer},
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::wrappers::TcpListenerStream;
 
 /// (service.name, span name, trace id) of every exported span.
@@ -64,47 +60,16 @@ async fn the_binary_exports_spans_that_continue_the_callers_trace() {
     );
 
     let data = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fedimpute-e2e"))
-        .args([
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "serve",
-            "registry",
-        ])
-        .env("FEDIMPUTE_REGISTRY_ADDR", "127.0.0.1:0")
-        .env("FEDIMPUTE_LOG_FORMAT", "json")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if json.pointer("/fields/message").and_then(|m| m.as_str()) == Some("registry bound") {
-                return json
-                    .pointer("/fields/addr")
-                    .and_then(|a| a.as_str())
-                    .unwrap()
-                    .to_owned();
-            }
-        }
-        panic!("the binary exited before binding");
-    })
-    .await
-    .expect("binds in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let running = RunningBinary::serve_registry(
+        env!("CARGO_BIN_EXE_fedimpute-e2e"),
+        data.path(),
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
+    )
+    .await;
 
     // A call made as part of a trace of ours.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = running.channel().await;
     let mut request = tonic::Request::new(pb::ListServicesRequest::default());
     request.metadata_mut().insert(
         "traceparent",
@@ -118,19 +83,7 @@ async fn the_binary_exports_spans_that_continue_the_callers_trace() {
         .unwrap();
 
     // Spans are flushed when the process stops.
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        tokio::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
-    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
+    let exit = running.terminate().await;
     assert!(exit.success(), "{exit:?}");
 
     let seen = collector.seen.lock().unwrap().clone();

@@ -1,7 +1,7 @@
 //! What every component offers: standard health, reflection (v1 and
 //! v1alpha), graceful shutdown, and the binary's handling of SIGTERM.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use fedimpute_proto::registry as pb;
 use fedimpute_tests::{
@@ -11,8 +11,8 @@ use fedimpute_tests::{
         cloudgene::{CloudgeneConfig, FakeCloudgene},
     },
     harness::auth::bearer,
+    harness::process::RunningBinary,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::StreamExt;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -139,25 +139,6 @@ async fn shutdown_reports_not_serving_and_drains_in_flight_calls() {
     fake.stop().await;
 }
 
-/// Reads the binary's JSON log lines until the registry says where it bound.
-async fn bound_address(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-) -> String {
-    while let Some(line) = lines.next_line().await.unwrap() {
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if json.pointer("/fields/message").and_then(|m| m.as_str()) == Some("registry bound") {
-            return json
-                .pointer("/fields/addr")
-                .and_then(|a| a.as_str())
-                .unwrap()
-                .to_owned();
-        }
-    }
-    panic!("the binary exited before binding");
-}
-
 #[tokio::test]
 async fn the_binary_migrates_serves_and_exits_zero_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
@@ -176,32 +157,8 @@ async fn the_binary_migrates_serves_and_exits_zero_on_sigterm() {
     assert!(migrated.success());
     assert!(data.path().join("registry.db").exists());
 
-    let mut child = tokio::process::Command::new(binary)
-        .args([
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "serve",
-            "registry",
-        ])
-        .env("FEDIMPUTE_REGISTRY_ADDR", "127.0.0.1:0")
-        .env("FEDIMPUTE_LOG_FORMAT", "json")
-        .env("FEDIMPUTE_LOG", "info")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), bound_address(&mut lines))
-        .await
-        .expect("binds in time");
-    // Keep draining stdout so the process never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let running = RunningBinary::serve_registry(binary, data.path(), &[]).await;
+    let channel = running.channel().await;
     let status = HealthClient::new(channel.clone())
         .check(HealthCheckRequest {
             service: REGISTRY.into(),
@@ -215,17 +172,7 @@ async fn the_binary_migrates_serves_and_exits_zero_on_sigterm() {
         .unwrap();
     assert!(listed.into_inner().services.is_empty());
 
-    let pid = child.id().unwrap().to_string();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
+    let exit = running.terminate().await;
     assert!(exit.success(), "exit status {exit:?}");
     // In development the keys were generated into the data directory, owner-only.
     use std::os::unix::fs::PermissionsExt;

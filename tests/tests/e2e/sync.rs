@@ -8,7 +8,7 @@ use fedimpute_tests::{
 };
 use tonic::Code;
 
-use crate::common::{create, service};
+use crate::common::{create, service, sync};
 
 const TOKEN: &str = "cloudgene-test-token";
 
@@ -155,17 +155,7 @@ async fn sync_uses_the_stored_service_token_and_refuses_what_it_cannot_do() {
     let mut input = service("Michigan", pb::ApiType::Michigan, &fake.base_url());
     input.secrets = [("api_token".to_owned(), TOKEN.to_owned())].into();
     let svc = create(&mut client, &admin, input).await;
-    let synced = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let synced = sync(&mut client, &admin, svc.id, "").await.unwrap();
     assert_eq!(synced.created, 3);
 
     // Authorization: a researcher may not.
@@ -187,54 +177,17 @@ async fn sync_uses_the_stored_service_token_and_refuses_what_it_cannot_do() {
         service("WES", pb::ApiType::Ga4gh, "https://wes.example.org"),
     )
     .await;
-    let wrong = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: wes.id,
-                api_token: TOKEN.into(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let wrong = sync(&mut client, &admin, wes.id, TOKEN).await.unwrap_err();
     assert_eq!(wrong.code(), Code::FailedPrecondition);
     // Maintenance is Unavailable; a server that is gone too.
     fake.set_maintenance(true);
-    let maintenance = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let maintenance = sync(&mut client, &admin, svc.id, "").await.unwrap_err();
     assert_eq!(maintenance.code(), Code::Unavailable);
     fake.stop().await;
-    let gone = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let gone = sync(&mut client, &admin, svc.id, "").await.unwrap_err();
     assert_eq!(gone.code(), Code::Unavailable);
     assert_eq!(
-        client
-            .sync_reference_panels(bearer(
-                &admin,
-                pb::SyncReferencePanelsRequest {
-                    id: 999,
-                    api_token: String::new()
-                }
-            ))
-            .await
-            .unwrap_err()
-            .code(),
+        sync(&mut client, &admin, 999, "").await.unwrap_err().code(),
         Code::NotFound
     );
     registry.shutdown().await;
@@ -271,16 +224,7 @@ async fn a_token_never_follows_a_redirect_to_another_host() {
         ),
     )
     .await;
-    let err = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: TOKEN.into(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let err = sync(&mut client, &admin, svc.id, TOKEN).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert!(err.message().contains("302"), "{}", err.message());
     assert_eq!(
@@ -311,34 +255,14 @@ async fn invalid_or_repeated_remote_panels_are_skipped_not_stored() {
         service("Odd Remote", pb::ApiType::Michigan, &fake.base_url()),
     )
     .await;
-    let synced = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: TOKEN.into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let synced = sync(&mut client, &admin, svc.id, TOKEN).await.unwrap();
     assert_eq!((synced.created, synced.skipped), (1, 1));
     assert_eq!(
         synced.panels[0].display_name, "H3Africa v6",
         "the first listing wins"
     );
     // The stored panel keeps syncing.
-    let again = client
-        .sync_reference_panels(bearer(
-            &admin,
-            pb::SyncReferencePanelsRequest {
-                id: svc.id,
-                api_token: TOKEN.into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = sync(&mut client, &admin, svc.id, TOKEN).await.unwrap();
     assert_eq!((again.unchanged, again.skipped), (1, 1));
     registry.shutdown().await;
     fake.stop().await;
