@@ -4,7 +4,10 @@
 
 use std::{env, fs, path::PathBuf};
 
-const PROTOS: &[&str] = &["fedimpute/registry/v1/registry.proto"];
+const PROTOS: &[&str] = &[
+    "fedimpute/registry/v1/registry.proto",
+    "fedimpute/users/v1/users.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);

@@ -17,10 +17,16 @@ mod generated {
                 tonic::include_proto!("fedimpute.registry.v1");
             }
         }
+        pub mod users {
+            pub mod v1 {
+                tonic::include_proto!("fedimpute.users.v1");
+            }
+        }
     }
 }
 
 pub use generated::fedimpute::registry::v1 as registry;
+pub use generated::fedimpute::users::v1 as users;
 pub use prost;
 pub use prost_types;
 pub use tonic;

@@ -221,6 +221,7 @@ fn admin(global: &Global, command: &AdminCommand) -> ExitCode {
                 aud: global.jwt_audience.clone(),
                 jti: format!("cli-{now}"),
                 token_use: fedimpute_common::auth::ACCESS.into(),
+                sid: String::new(),
             };
             println!("{}", signer.sign(&claims));
             ExitCode::SUCCESS

@@ -2,7 +2,11 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use fedimpute_common::{auth::Verifier, crypto::Keyring, http::OutboundSettings};
+use fedimpute_common::{
+    auth::{ServiceKeys, Verifier},
+    crypto::Keyring,
+    http::OutboundSettings,
+};
 
 use crate::health::HealthSettings;
 
@@ -23,6 +27,8 @@ pub struct Settings {
     pub min_check_interval: Duration,
     /// Verifies callers' access tokens.
     pub verifier: Verifier,
+    /// The components whose service tokens are trusted.
+    pub services: ServiceKeys,
     /// Seals service-level secrets.
     pub keyring: Keyring,
 }

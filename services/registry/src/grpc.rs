@@ -1,6 +1,6 @@
 //! The gRPC face of the registry: thin handlers that parse the request,
 //! forward to [`Registry`] and wrap the reply. The caller was identified by
-//! the `Authenticate` interceptor (see `startup.rs`).
+//! the `Authenticated` wrapper (see `startup.rs`).
 
 use fedimpute_common::auth::caller_of;
 use fedimpute_proto::registry::{self as pb, registry_service_server::RegistryService};

@@ -4,7 +4,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use fedimpute_common::{
-    auth::Authenticate,
+    auth::Authenticated,
     grpc::{GrpcServer, ServeError},
 };
 use fedimpute_proto::registry::registry_service_server::RegistryServiceServer;
@@ -79,9 +79,10 @@ impl Application {
             settings.grace,
         )
         .await?
-        .add_service(RegistryServiceServer::with_interceptor(
-            api,
-            Authenticate::new(settings.verifier.clone()),
+        .add_service(Authenticated::new(
+            RegistryServiceServer::new(api),
+            settings.verifier.clone(),
+            settings.services.clone(),
         ));
         tracing::info!(addr = %server.local_addr(), database = %redacted, "registry bound");
         Ok(Self {

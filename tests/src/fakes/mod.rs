@@ -7,6 +7,7 @@
 
 pub mod cloudgene;
 pub mod dnastack;
+pub mod smtp;
 pub mod wes;
 
 use std::net::SocketAddr;

@@ -47,6 +47,7 @@ impl TestAuth {
             aud: AUDIENCE.into(),
             jti: format!("{username}-{now}"),
             token_use: fedimpute_common::auth::ACCESS.into(),
+            sid: String::new(),
         })
     }
 

@@ -182,6 +182,7 @@ async fn bad_tokens_are_refused_on_reads_too_and_only_access_tokens_pass() {
         aud: "fedimpute".into(),
         jti: "x".into(),
         token_use: "refresh".into(),
+        sid: String::new(),
     };
     let refresh = registry.auth.sign(&claims);
     let create = |token: &str| {

@@ -92,6 +92,19 @@ impl PublicKey {
             .to_public_key_pem(LineEnding::LF)
             .expect("an Ed25519 public key always encodes")
     }
+
+    /// Parses the JWK `x` (base64url of the raw 32-byte key).
+    pub fn from_x(x: &str) -> Result<Self, String> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(x.trim_end_matches('='))
+            .map_err(|e| format!("x is not base64url: {e}"))?;
+        let raw: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| "x is not a 32-byte Ed25519 key".to_owned())?;
+        VerifyingKey::from_bytes(&raw)
+            .map(Self::from_verifying_key)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The key id: the first 16 base64url characters of SHA-256(public key).
@@ -170,10 +183,26 @@ impl TokenSigner {
 
     /// Signs `claims` with this key's `kid` in the header.
     pub fn sign(&self, claims: &Claims) -> String {
+        self.sign_any(claims)
+    }
+
+    /// Signs any claims set (service tokens have their own).
+    pub(crate) fn sign_any<T: serde::Serialize>(&self, claims: &T) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.public.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .expect("signing with a valid Ed25519 key does not fail")
+    }
+
+    /// Like [`TokenSigner::load_or_generate`], and writes the public key
+    /// beside it as `<name>.pub` when that file is missing.
+    pub fn load_or_generate_pair(path: &Path) -> Result<Self, KeyError> {
+        let signer = Self::load_or_generate(path)?;
+        let public = path.with_extension("pub");
+        if !public.exists() {
+            write_private(&public, signer.public.to_pem().as_bytes())?;
+        }
+        Ok(signer)
     }
 }
 

@@ -4,6 +4,8 @@
 //! is anonymous; a request with a bad token is refused, never downgraded.
 
 mod keys;
+mod layer;
+mod service;
 mod verify;
 
 use std::sync::Arc;
@@ -11,7 +13,20 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKey, TokenSigner, write_private};
-pub use verify::{Authenticate, Verifier, caller_of};
+pub use layer::{Authenticated, CLIENT_ADDR_HEADER, CLIENT_AGENT_HEADER, Origin, caller_of, origin_of};
+pub use service::{
+    Component, SERVICE, SERVICE_TOKEN_HEADER, ServiceIdentity, ServiceKeys,
+};
+pub use verify::{KeySource, Verifier};
+
+/// A random identifier (128 bits, base64url): token ids, session ids.
+pub fn random_id() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
 
 /// The platform's roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,6 +83,10 @@ pub struct Claims {
     /// token of another kind signed with the same key cannot pass for one.
     #[serde(default)]
     pub token_use: String,
+    /// The session (refresh-token family) the token was issued in; empty
+    /// for tokens minted outside a session.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }
 
 /// The `token_use` of access tokens.
@@ -101,6 +120,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The user id of a signed-in caller.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Self::User(claims) => claims.sub.parse().ok(),
+            Self::Anonymous => None,
+        }
+    }
+
     /// The verified claims, or `Unauthenticated`.
     pub fn user(&self) -> Result<&Claims, AuthError> {
         match self {
@@ -137,6 +164,7 @@ mod tests {
             aud: "fedimpute".into(),
             jti: "j1".into(),
             token_use: ACCESS.into(),
+            sid: String::new(),
         }
     }
 

@@ -6,10 +6,27 @@ use std::{
     sync::{Arc, RwLock},
 };
 
+use std::time::{Duration, Instant};
+
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tonic::metadata::MetadataMap;
 
 use super::{ACCESS, AuthError, Caller, Claims, PublicKey};
+
+/// Where a verifier fetches the current public keys when a token names a
+/// key it does not know (the Users service's JWKS), so signing keys can
+/// rotate without restarting anything.
+#[tonic::async_trait]
+pub trait KeySource: Send + Sync + std::fmt::Debug {
+    async fn fetch(&self) -> Result<Vec<PublicKey>, String>;
+}
+
+#[derive(Debug)]
+struct Refresh {
+    source: std::sync::Arc<dyn KeySource>,
+    min_interval: Duration,
+    last: tokio::sync::Mutex<Option<Instant>>,
+}
 
 /// Verifies access tokens against a set of public keys chosen by `kid`.
 #[derive(Clone, Debug)]
@@ -22,6 +39,7 @@ struct VerifierInner {
     issuer: String,
     audience: String,
     keys: RwLock<HashMap<String, PublicKey>>,
+    refresh: Option<Refresh>,
 }
 
 impl Verifier {
@@ -35,6 +53,31 @@ impl Verifier {
                 issuer: issuer.into(),
                 audience: audience.into(),
                 keys: RwLock::new(keys.into_iter().map(|k| (k.kid().to_owned(), k)).collect()),
+                refresh: None,
+            }),
+        }
+    }
+
+    /// A verifier that fetches keys from `source` on an unknown `kid`, at
+    /// most once per `min_interval` (a flood of tokens with made-up key ids
+    /// cannot turn into a flood of fetches).
+    pub fn with_source(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        keys: Vec<PublicKey>,
+        source: std::sync::Arc<dyn KeySource>,
+        min_interval: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(VerifierInner {
+                issuer: issuer.into(),
+                audience: audience.into(),
+                keys: RwLock::new(keys.into_iter().map(|k| (k.kid().to_owned(), k)).collect()),
+                refresh: Some(Refresh {
+                    source,
+                    min_interval,
+                    last: tokio::sync::Mutex::new(None),
+                }),
             }),
         }
     }
@@ -56,25 +99,55 @@ impl Verifier {
         &self.inner.audience
     }
 
-    /// Checks signature, expiry, issuer and audience.
-    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(AuthError::Invalid(format!(
-                "algorithm {:?} is not accepted",
-                header.alg
-            )));
+    fn lookup(&self, kid: Option<&str>) -> Option<PublicKey> {
+        let keys = self.inner.keys.read().unwrap_or_else(|e| e.into_inner());
+        match kid {
+            Some(kid) => keys.get(kid).cloned(),
+            None if keys.len() == 1 => keys.values().next().cloned(),
+            None => None,
         }
-        let key = {
-            let keys = self.inner.keys.read().unwrap_or_else(|e| e.into_inner());
-            match &header.kid {
-                Some(kid) => keys.get(kid).cloned(),
-                None if keys.len() == 1 => keys.values().next().cloned(),
-                None => None,
+    }
+
+    /// Checks signature, expiry, issuer and audience with the keys known now.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let kid = kid_of(token)?;
+        let key = self
+            .lookup(kid.as_deref())
+            .ok_or_else(|| AuthError::Invalid("signed by an unknown key".to_owned()))?;
+        self.verify_with(token, &key)
+    }
+
+    /// Like [`Verifier::verify`], but on an unknown key id fetches the
+    /// current keys from the key source first (when there is one).
+    pub async fn verify_fresh(&self, token: &str) -> Result<Claims, AuthError> {
+        let kid = kid_of(token)?;
+        if let Some(key) = self.lookup(kid.as_deref()) {
+            return self.verify_with(token, &key);
+        }
+        if let (Some(refresh), Some(_)) = (&self.inner.refresh, &kid) {
+            let mut last = refresh.last.lock().await;
+            // Another caller may have fetched while this one waited.
+            if self.lookup(kid.as_deref()).is_none()
+                && last.is_none_or(|at| at.elapsed() >= refresh.min_interval)
+            {
+                *last = Some(Instant::now());
+                match refresh.source.fetch().await {
+                    Ok(keys) => {
+                        for key in keys {
+                            self.add_key(key);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot fetch the token-verification keys"),
+                }
             }
         }
-        .ok_or_else(|| AuthError::Invalid("signed by an unknown key".to_owned()))?;
+        let key = self
+            .lookup(kid.as_deref())
+            .ok_or_else(|| AuthError::Invalid("signed by an unknown key".to_owned()))?;
+        self.verify_with(token, &key)
+    }
+
+    fn verify_with(&self, token: &str, key: &PublicKey) -> Result<Claims, AuthError> {
 
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.inner.issuer]);
@@ -93,55 +166,41 @@ impl Verifier {
 
     /// The caller of a gRPC request: anonymous without `authorization`,
     /// refused with a bad one.
-    pub fn caller(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
-        let Some(value) = metadata.get("authorization") else {
-            return Ok(Caller::Anonymous);
-        };
-        let value = value
-            .to_str()
-            .map_err(|_| AuthError::Invalid("the authorization header is not text".to_owned()))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| AuthError::Invalid("expected 'Bearer <token>'".to_owned()))?;
-        self.verify(token.trim())
-            .map(|claims| Caller::User(Arc::new(claims)))
+    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
+        match bearer(metadata)? {
+            None => Ok(Caller::Anonymous),
+            Some(token) => self
+                .verify_fresh(token)
+                .await
+                .map(|claims| Caller::User(Arc::new(claims))),
+        }
     }
 }
 
-/// Server interceptor: verifies the bearer token of every call (refusing
-/// a bad one with `Unauthenticated`) and leaves the [`Caller`] in the
-/// request's extensions for [`caller_of`].
-#[derive(Clone, Debug)]
-pub struct Authenticate {
-    verifier: Verifier,
-}
-
-impl Authenticate {
-    pub fn new(verifier: Verifier) -> Self {
-        Self { verifier }
+fn kid_of(token: &str) -> Result<Option<String>, AuthError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(AuthError::Invalid(format!(
+            "algorithm {:?} is not accepted",
+            header.alg
+        )));
     }
+    Ok(header.kid)
 }
 
-impl tonic::service::Interceptor for Authenticate {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        let caller = self
-            .verifier
-            .caller(request.metadata())
-            .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
-        request.extensions_mut().insert(caller);
-        Ok(request)
-    }
+/// The bearer token of the `authorization` metadata, if any.
+pub(crate) fn bearer(metadata: &MetadataMap) -> Result<Option<&str>, AuthError> {
+    let Some(value) = metadata.get("authorization") else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Invalid("the authorization header is not text".to_owned()))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(|t| Some(t.trim()))
+        .ok_or_else(|| AuthError::Invalid("expected 'Bearer <token>'".to_owned()))
 }
 
-/// The caller [`Authenticate`] identified; anonymous when it did not run.
-pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
-    request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or(Caller::Anonymous)
-}
