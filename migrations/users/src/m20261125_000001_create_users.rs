@@ -344,6 +344,8 @@ impl MigrationTrait for Migration {
                     .col(text("last_error"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone_null("sent_at"))
+                    // Set when a send failed permanently (a refused address).
+                    .col(timestamp_with_time_zone_null("failed_at"))
                     .to_owned(),
             )
             .await?;

@@ -13,6 +13,7 @@ pub mod db;
 pub mod grpc;
 pub mod health;
 pub mod http;
+pub mod page;
 pub mod mail;
 pub mod shutdown;
 pub mod status;

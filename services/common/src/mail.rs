@@ -191,7 +191,9 @@ impl FromStr for SmtpSettings {
         };
         let password = match url.password() {
             None => None,
-            Some(password) => Some(percent_decode(password).ok_or(SmtpSettingsError::PasswordNotUtf8)?),
+            Some(password) => {
+                Some(percent_decode(password).ok_or(SmtpSettingsError::PasswordNotUtf8)?)
+            }
         };
         if username.is_none() && password.is_some() {
             return Err(SmtpSettingsError::PasswordWithoutUser);
@@ -436,7 +438,10 @@ mod tests {
 
         let implicit = parse("smtps://Mail.Example.org/");
         assert_eq!(implicit.security(), SmtpSecurity::ImplicitTls);
-        assert_eq!((implicit.host(), implicit.port()), ("mail.example.org", 465));
+        assert_eq!(
+            (implicit.host(), implicit.port()),
+            ("mail.example.org", 465)
+        );
     }
 
     #[test]
@@ -450,7 +455,9 @@ mod tests {
 
     #[test]
     fn credentials_are_percent_decoded() {
-        let settings = parse("smtp+starttls://no-reply%40example.org:p%40ss%3Aw%2Frd%20%C3%A9@mail.example.org");
+        let settings = parse(
+            "smtp+starttls://no-reply%40example.org:p%40ss%3Aw%2Frd%20%C3%A9@mail.example.org",
+        );
         assert_eq!(settings.username(), Some("no-reply@example.org"));
         assert_eq!(settings.password(), Some("p@ss:w/rd é"));
         // A raw '@' or ':' inside the password is fine too: the last '@' ends it.
@@ -459,7 +466,10 @@ mod tests {
         assert_eq!(raw.password(), Some("a:b@c"));
         assert_eq!(raw.host(), "relay");
         let user_only = parse("smtp://user@relay");
-        assert_eq!((user_only.username(), user_only.password()), (Some("user"), None));
+        assert_eq!(
+            (user_only.username(), user_only.password()),
+            (Some("user"), None)
+        );
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// `Ok(value)` when nothing was recorded.
+    pub fn into_result<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        self.finish().map(|()| value)
+    }
+
     /// `Ok(())` when nothing was recorded.
     pub fn finish(self) -> Result<(), Vec<FieldViolation>> {
         if self.0.is_empty() {

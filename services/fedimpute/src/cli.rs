@@ -33,6 +33,8 @@ pub enum Command {
         no_migrate: bool,
         #[command(flatten)]
         registry: RegistryArgs,
+        #[command(flatten)]
+        users: UsersArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -40,6 +42,8 @@ pub enum Command {
         component: Component,
         #[command(flatten)]
         registry: RegistryArgs,
+        #[command(flatten)]
+        users: UsersArgs,
     },
     /// Operator commands.
     Admin {
@@ -50,6 +54,48 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Create an account (roles default to researcher).
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// admin, service_admin, researcher, service_user or viewer; repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The password is read from this environment variable (never a flag:
+        /// flags show in `ps`); unset: a random one is printed once.
+        #[arg(long, default_value = "FEDIMPUTE_NEW_PASSWORD")]
+        password_env: String,
+        #[command(flatten)]
+        users: UsersDbArgs,
+    },
+    /// Set an account's password (from the environment variable named).
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "FEDIMPUTE_NEW_PASSWORD")]
+        password_env: String,
+        #[command(flatten)]
+        users: UsersDbArgs,
+    },
+    /// Replace an account's roles.
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Scope the roles to one service.
+        #[arg(long)]
+        service_id: Option<i64>,
+        #[command(flatten)]
+        users: UsersDbArgs,
+    },
+    /// List accounts with their roles.
+    ListUsers {
+        #[command(flatten)]
+        users: UsersDbArgs,
+    },
     /// Sign an access token with the platform's signing key and print it
     /// (until the Users service issues tokens at login).
     MintToken {
@@ -73,6 +119,7 @@ pub enum AdminCommand {
 pub enum Component {
     All,
     Registry,
+    Users,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +197,26 @@ pub struct Global {
         global = true
     )]
     pub allow_private_targets: bool,
+    /// Service keys: `<component>.pem` (this component's own, private) and
+    /// `<component>.pub` (the components it trusts). Default `<data dir>/keys/services`.
+    #[arg(long, env = "FEDIMPUTE_SERVICE_KEYS_DIR", global = true)]
+    pub service_keys_dir: Option<PathBuf>,
+    /// Where the registry is reached.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_REGISTRY_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub registry_url: String,
+    /// Where the users service is reached (token keys).
+    #[arg(
+        long,
+        env = "FEDIMPUTE_USERS_URL",
+        default_value = "http://127.0.0.1:50052",
+        global = true
+    )]
+    pub users_url: String,
     /// How long in-flight calls may take to finish on shutdown.
     #[arg(
         long,
@@ -194,4 +261,64 @@ pub struct RegistryArgs {
     pub probe_timeout: HumanDuration,
     #[arg(long, env = "FEDIMPUTE_PROBE_CONNECT_TIMEOUT", default_value = "10s")]
     pub probe_connect_timeout: HumanDuration,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersDbArgs {
+    /// Default: `sqlite://<data dir>/users.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_USERS_DATABASE_URL")]
+    pub users_database_url: Option<String>,
+    #[arg(long, env = "FEDIMPUTE_BCRYPT_COST", default_value_t = 12)]
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    #[arg(long, env = "FEDIMPUTE_USERS_ADDR", default_value = "127.0.0.1:50052")]
+    pub users_addr: SocketAddr,
+    #[command(flatten)]
+    pub db: UsersDbArgs,
+    #[arg(long, env = "FEDIMPUTE_USERS_MAX_CONNECTIONS", default_value_t = 16)]
+    pub users_max_connections: u32,
+    /// Password hashes computed at once (default: the number of CPUs).
+    #[arg(long, env = "FEDIMPUTE_HASHING_CONCURRENCY")]
+    pub hashing_concurrency: Option<usize>,
+    #[arg(long, env = "FEDIMPUTE_ACCESS_TOKEN_TTL", default_value = "15m")]
+    pub access_token_ttl: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_REFRESH_TOKEN_TTL", default_value = "30d")]
+    pub refresh_token_ttl: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_RESET_TOKEN_TTL", default_value = "1h")]
+    pub reset_token_ttl: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_LOGIN_ACCOUNT_LIMIT", default_value_t = 5)]
+    pub login_account_limit: u32,
+    #[arg(long, env = "FEDIMPUTE_LOGIN_ADDRESS_LIMIT", default_value_t = 20)]
+    pub login_address_limit: u32,
+    #[arg(long, env = "FEDIMPUTE_LOGIN_WINDOW", default_value = "15m")]
+    pub login_window: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_LOGIN_LOCKOUT", default_value = "15m")]
+    pub login_lockout: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_LOGIN_DELAY_STEP", default_value = "500ms")]
+    pub login_delay_step: HumanDuration,
+    /// `smtp://`, `smtp+starttls://` or `smtps://[user:password@]host[:port]`.
+    #[arg(long, env = "FEDIMPUTE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "FEDIMPUTE_MAIL_FROM", default_value = "fedimpute <noreply@localhost>")]
+    pub mail_from: String,
+    /// The web client's address, for links in mails.
+    #[arg(long, env = "FEDIMPUTE_PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    pub public_url: String,
+    /// The first admin's password (first start only); unset: generated.
+    #[arg(long, env = "FEDIMPUTE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    #[arg(long, env = "FEDIMPUTE_ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+    #[arg(long, env = "FEDIMPUTE_ADMIN_EMAIL", default_value = "admin@localhost.localdomain")]
+    pub admin_email: String,
+    #[arg(long, env = "FEDIMPUTE_AUDIT_RETENTION", default_value = "365d")]
+    pub audit_retention: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_DEFAULT_MONTHLY_JOB_LIMIT", default_value_t = 100)]
+    pub default_monthly_job_limit: i32,
+    /// Bytes; default 10 GiB.
+    #[arg(long, env = "FEDIMPUTE_DEFAULT_STORAGE_LIMIT", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub default_storage_limit_bytes: i64,
 }

@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 
 use fedimpute_common::{
-    auth::{PublicKey, TokenSigner, Verifier},
+    auth::{Component, KeySource, PublicKey, ServiceKeys, TokenSigner, Verifier},
     config::{Mode, keys_dir},
     crypto::Keyring,
 };
+
+use fedimpute_proto::users::{GetJwksRequest, users_service_client::UsersServiceClient};
 
 use crate::cli::Global;
 
@@ -80,4 +82,69 @@ pub(crate) fn keyring(global: &Global) -> Result<Keyring, KeysError> {
             variable: "FEDIMPUTE_ENCRYPTION_KEY_FILE",
         }),
     }
+}
+
+/// Where the service keys live.
+pub(crate) fn service_keys_dir(global: &Global) -> PathBuf {
+    global
+        .service_keys_dir
+        .clone()
+        .unwrap_or_else(|| keys_dir(&global.data_dir).join("services"))
+}
+
+/// The components whose service tokens are trusted: every `<name>.pub`
+/// in the directory. In development the jobs and gateway pairs are
+/// generated if missing, so an all-in-one platform trusts itself.
+pub(crate) fn service_keys(global: &Global) -> Result<ServiceKeys, KeysError> {
+    let dir = service_keys_dir(global);
+    if global.mode == Mode::Development {
+        for component in [Component::Jobs, Component::Gateway] {
+            TokenSigner::load_or_generate_pair(&dir.join(format!("{component}.pem")))?;
+        }
+    }
+    Ok(ServiceKeys::load_dir(&dir, &Component::ALL)?)
+}
+
+/// Fetches the users service's JWKS over gRPC.
+#[derive(Debug)]
+pub(crate) struct JwksFromUsers {
+    url: String,
+}
+
+impl JwksFromUsers {
+    pub(crate) fn new(url: &str) -> Self {
+        Self { url: url.to_owned() }
+    }
+}
+
+#[tonic::async_trait]
+impl KeySource for JwksFromUsers {
+    async fn fetch(&self) -> Result<Vec<PublicKey>, String> {
+        let mut client = UsersServiceClient::connect(self.url.clone())
+            .await
+            .map_err(|e| format!("users service at {}: {e}", self.url))?;
+        let keys = client
+            .get_jwks(GetJwksRequest {})
+            .await
+            .map_err(|e| format!("users service JWKS: {}", e.message()))?
+            .into_inner()
+            .keys;
+        keys.iter()
+            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
+            .map(|k| PublicKey::from_x(&k.x))
+            .collect()
+    }
+}
+
+/// A verifier that also fetches rotated keys from the users service.
+pub(crate) fn refreshing_verifier(global: &Global) -> Result<Verifier, KeysError> {
+    let keys = verifier(global)?;
+    let known = keys.known_keys();
+    Ok(Verifier::with_source(
+        &global.jwt_issuer,
+        &global.jwt_audience,
+        known,
+        std::sync::Arc::new(JwksFromUsers::new(&global.users_url)),
+        std::time::Duration::from_secs(30),
+    ))
 }

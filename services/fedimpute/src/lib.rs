@@ -4,6 +4,7 @@
 mod cli;
 mod keys;
 mod run;
+mod users;
 
 pub use cli::Cli;
 pub use run::main;

@@ -14,12 +14,12 @@ use fedimpute_registry::health::HealthSettings;
 use fedimpute_registry_migration::{Migrator, MigratorTrait};
 
 use crate::{
-    cli::{AdminCommand, Cli, Command, Component, Global, RegistryArgs},
+    cli::{AdminCommand, Cli, Command, Component, Global, RegistryArgs, UsersArgs},
     keys,
 };
 
 /// `EX_USAGE`: bad configuration.
-const EXIT_CONFIG: u8 = 64;
+pub(crate) const EXIT_CONFIG: u8 = 64;
 
 /// The process entry point.
 pub fn main() -> ExitCode {
@@ -40,7 +40,10 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli { global, command } = cli;
     if let Command::Admin { command } = &command {
-        return admin(&global, command);
+        if let AdminCommand::MintToken { .. } = command {
+            return admin(&global, command);
+        }
+        return crate::users::admin(&global, command).await;
     }
     let _telemetry = match telemetry::init(&TelemetrySettings {
         filter: global.log.clone(),
@@ -59,11 +62,13 @@ async fn run(cli: Cli) -> ExitCode {
             component,
             no_migrate,
             registry,
-        } => serve(&global, component, !no_migrate, &registry).await,
+            users,
+        } => serve(&global, component, !no_migrate, &registry, &users).await,
         Command::Migrate {
             component,
             registry,
-        } => migrate(&global, component, &registry).await,
+            users,
+        } => migrate(&global, component, &registry, &users).await,
         Command::Admin { .. } => Ok(()),
     };
     match result {
@@ -79,7 +84,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-enum RunError {
+pub(crate) enum RunError {
     Config(String),
     Failed(String),
 }
@@ -129,7 +134,8 @@ fn registry_settings(
             user_agent: format!("fedimpute/{}", env!("CARGO_PKG_VERSION")),
         },
         min_check_interval: Duration::from_secs(10),
-        verifier: keys::verifier(global).map_err(config)?,
+        verifier: keys::refreshing_verifier(global).map_err(config)?,
+        services: keys::service_keys(global).map_err(config)?,
         keyring: keys::keyring(global).map_err(config)?,
     })
 }
@@ -138,30 +144,68 @@ async fn serve(
     global: &Global,
     component: Component,
     migrate: bool,
-    args: &RegistryArgs,
+    registry_args: &RegistryArgs,
+    users_args: &UsersArgs,
 ) -> Result<(), RunError> {
-    match component {
-        Component::All | Component::Registry => {}
-    }
-    let settings = registry_settings(global, args, migrate)?;
-    let app = fedimpute_registry::Application::build(settings)
-        .await
-        .map_err(|e| RunError::Failed(e.to_string()))?;
-    tracing::info!(mode = %global.mode, "fedimpute is serving: registry on {}", app.local_addr());
+    let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
     let stop = shutdown::on_signal();
-    app.run_until(stop.cancelled_owned())
-        .await
-        .map_err(|e| RunError::Failed(e.to_string()))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut serving = Vec::new();
+    if matches!(component, Component::All | Component::Registry) {
+        let settings = registry_settings(global, registry_args, migrate)?;
+        let app = fedimpute_registry::Application::build(settings)
+            .await
+            .map_err(|e| failed(&e))?;
+        serving.push(format!("registry on {}", app.local_addr()));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            app.run_until(stop.cancelled_owned())
+                .await
+                .map_err(|e| format!("registry: {e}"))
+        });
+    }
+    if matches!(component, Component::All | Component::Users) {
+        let settings = crate::users::settings(global, users_args, migrate)?;
+        let app = fedimpute_users::Application::build(settings)
+            .await
+            .map_err(|e| failed(&e))?;
+        serving.push(format!("users on {}", app.local_addr()));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            app.run_until(stop.cancelled_owned())
+                .await
+                .map_err(|e| format!("users: {e}"))
+        });
+    }
+    tracing::info!(mode = %global.mode, "fedimpute is serving: {}", serving.join(", "));
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.map_err(|e| e.to_string()).and_then(|r| r);
+        if let Err(e) = outcome {
+            // One component failing stops the others.
+            stop.cancel();
+            result = Err(RunError::Failed(e));
+        }
+    }
     tracing::info!("stopped");
-    Ok(())
+    result
 }
 
 async fn migrate(
     global: &Global,
     component: Component,
     args: &RegistryArgs,
+    users: &UsersArgs,
 ) -> Result<(), RunError> {
+    if matches!(component, Component::All | Component::Users) {
+        let url = crate::users::database_url(global, &users.db);
+        fedimpute_users::ops::open(&url)
+            .await
+            .map_err(RunError::Failed)?;
+        tracing::info!(database = %fedimpute_common::db::redact_url(&url), "users schema is up to date");
+    }
     match component {
+        Component::Users => {}
         Component::All | Component::Registry => {
             let url = registry_database_url(global, args);
             let db = fedimpute_common::db::connect(&url, 2)
@@ -178,6 +222,10 @@ async fn migrate(
 
 fn admin(global: &Global, command: &AdminCommand) -> ExitCode {
     match command {
+        AdminCommand::CreateUser { .. }
+        | AdminCommand::SetPassword { .. }
+        | AdminCommand::SetRole { .. }
+        | AdminCommand::ListUsers { .. } => ExitCode::from(EXIT_CONFIG),
         AdminCommand::MintToken {
             username,
             user_id,

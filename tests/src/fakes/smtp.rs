@@ -37,8 +37,8 @@ pub struct ReceivedMail {
     pub from: String,
     /// The envelope recipients (`RCPT TO`), without angle brackets.
     pub to: Vec<String>,
-    /// The message as transmitted after `DATA` (headers, blank line, encoded body), with
-    /// dot-stuffing undone and CRLF line endings, without the terminating `.` line.
+    /// The message as transmitted after `DATA` (headers, blank line, encoded body): the
+    /// bytes before `<CRLF>.<CRLF>`, with dot-stuffing undone and CRLF line endings.
     pub data: String,
     /// The user name of a successful `AUTH` on that connection, if any.
     pub auth_user: Option<String>,
@@ -63,7 +63,7 @@ impl ReceivedMail {
     /// endings are written as `\n`.
     pub fn body(&self) -> String {
         let (head, body) = split_message(&self.data);
-        // The line break before the terminating "." belongs to the SMTP framing.
+        // lettre ends every message with one CRLF after the body.
         let body = body.strip_suffix("\r\n").unwrap_or(body);
         let encoding = raw_header(head, "Content-Transfer-Encoding")
             .unwrap_or_default()
@@ -235,10 +235,15 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
 }
 
 async fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     if shared.fault() == SmtpFault::TempFail {
-        reply(&mut writer, "421 4.3.2 service not available, closing channel").await?;
+        reply(
+            &mut writer,
+            "421 4.3.2 service not available, closing channel",
+        )
+        .await?;
         return Ok(());
     }
     reply(&mut writer, "220 fake-smtp ESMTP ready").await?;
@@ -304,10 +309,14 @@ async fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 }
             }
             "DATA" => {
-                let Some(sender) = from.take().filter(|_| !to.is_empty()) else {
-                    reply(&mut writer, "503 5.5.1 need MAIL and RCPT before DATA").await?;
-                    continue;
+                let sender = match (&from, to.is_empty()) {
+                    (Some(sender), false) => sender.clone(),
+                    (Some(_), true) | (None, _) => {
+                        reply(&mut writer, "503 5.5.1 need MAIL and RCPT before DATA").await?;
+                        continue;
+                    }
                 };
+                from = None;
                 reply(&mut writer, "354 end data with <CR><LF>.<CR><LF>").await?;
                 let Some(data) = read_data(&mut reader).await? else {
                     return Ok(());
@@ -343,8 +352,8 @@ async fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
 
 /// Writes one (possibly multi-line, CRLF-separated) reply and its final CRLF.
 async fn reply<W: AsyncWrite + Unpin>(writer: &mut W, text: &str) -> std::io::Result<()> {
-    writer.write_all(text.as_bytes()).await?;
-    writer.write_all(b"\r\n").await?;
+    // One write per reply: two small writes would meet Nagle's algorithm and delayed ACKs.
+    writer.write_all(format!("{text}\r\n").as_bytes()).await?;
     writer.flush().await
 }
 
@@ -364,13 +373,15 @@ async fn read_line<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Resul
     Ok(Some(String::from_utf8_lossy(&line).into_owned()))
 }
 
-/// Reads message data up to the lone `.` line, undoing dot-stuffing; lines end in CRLF.
-/// `None` when the client hung up first.
+/// Reads message data up to `<CRLF>.<CRLF>`, undoing dot-stuffing; lines are joined with
+/// CRLF. `None` when the client hung up first.
 async fn read_data<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<String>> {
     let mut data = String::new();
     while let Some(line) = read_line(reader).await? {
         let content = line.trim_end_matches(['\r', '\n']);
         if content == "." {
+            // The CRLF before "." is the terminator's (`<CRLF>.<CRLF>`), not the message's.
+            data.truncate(data.len().saturating_sub(2));
             return Ok(Some(data));
         }
         data.push_str(content.strip_prefix('.').unwrap_or(content));
@@ -417,7 +428,8 @@ where
                 .and_then(|r| decode_base64(&r))
                 .and_then(|decoded| {
                     let mut parts = decoded.split(|b| *b == 0);
-                    let (_authzid, authcid, _password) = (parts.next()?, parts.next()?, parts.next()?);
+                    let (_authzid, authcid, _password) =
+                        (parts.next()?, parts.next()?, parts.next()?);
                     String::from_utf8(authcid.to_vec()).ok()
                 });
             Ok(user)

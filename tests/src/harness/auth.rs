@@ -1,6 +1,10 @@
 //! Access tokens signed with a test key, as the Users service will sign them.
 
-use fedimpute_common::auth::{Claims, Role, RoleGrant, TokenSigner, Verifier};
+use std::sync::Arc;
+
+use fedimpute_common::auth::{
+    Claims, Component, Role, RoleGrant, ServiceIdentity, ServiceKeys, TokenSigner, Verifier,
+};
 
 pub const ISSUER: &str = "fedimpute";
 pub const AUDIENCE: &str = "fedimpute";
@@ -8,7 +12,11 @@ pub const AUDIENCE: &str = "fedimpute";
 /// A test signing key and the verifier that trusts it.
 #[derive(Debug)]
 pub struct TestAuth {
-    signer: TokenSigner,
+    signer: Arc<TokenSigner>,
+    /// The Jobs component's identity (for the internal RPCs).
+    pub jobs: ServiceIdentity,
+    /// The gateway's identity (trusted client metadata).
+    pub gateway: ServiceIdentity,
 }
 
 impl Default for TestAuth {
@@ -20,8 +28,23 @@ impl Default for TestAuth {
 impl TestAuth {
     pub fn new() -> Self {
         Self {
-            signer: TokenSigner::generate(),
+            signer: Arc::new(TokenSigner::generate()),
+            jobs: ServiceIdentity::new(Component::Jobs, TokenSigner::generate()),
+            gateway: ServiceIdentity::new(Component::Gateway, TokenSigner::generate()),
         }
+    }
+
+    /// The signing key, shared with a users service under test.
+    pub fn signer(&self) -> Arc<TokenSigner> {
+        self.signer.clone()
+    }
+
+    /// The service keys every component under test trusts.
+    pub fn service_keys(&self) -> ServiceKeys {
+        ServiceKeys::new([
+            (Component::Jobs, self.jobs.public_key().clone()),
+            (Component::Gateway, self.gateway.public_key().clone()),
+        ])
     }
 
     pub fn verifier(&self) -> Verifier {

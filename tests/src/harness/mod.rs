@@ -4,6 +4,7 @@ pub mod auth;
 pub mod db;
 pub mod process;
 pub mod registry;
+pub mod users;
 
 use std::{future::Future, time::Duration};
 

@@ -44,6 +44,7 @@ impl TestRegistry {
             },
             min_check_interval: Duration::ZERO,
             verifier: auth.verifier(),
+            services: auth.service_keys(),
             keyring: Keyring::new(rand::random(), &[]),
         }
     }
@@ -53,7 +54,15 @@ impl TestRegistry {
     }
 
     pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let auth = TestAuth::new();
+        Self::spawn_with_auth(db, TestAuth::new(), tweak).await
+    }
+
+    /// A registry that trusts `auth` (shared with a users service).
+    pub async fn spawn_with_auth(
+        db: TestDb,
+        auth: TestAuth,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Self::settings(&db, &auth);
         tweak(&mut settings);
         let app = Application::build(settings)

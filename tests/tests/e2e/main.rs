@@ -14,3 +14,5 @@ mod services;
 mod sync;
 mod telemetry;
 mod validation;
+mod users_access;
+mod users_auth;

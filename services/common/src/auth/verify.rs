@@ -91,6 +91,17 @@ impl Verifier {
             .insert(key.kid().to_owned(), key);
     }
 
+    /// The keys known now.
+    pub fn known_keys(&self) -> Vec<PublicKey> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
     }

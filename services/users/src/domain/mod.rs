@@ -1,0 +1,6 @@
+//! Requests parsed into domain values (parse, don't validate).
+
+pub mod account;
+pub mod credential;
+
+pub use credential::{CredentialSpec, CredentialType, SecretParts};

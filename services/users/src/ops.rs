@@ -1,0 +1,131 @@
+//! Operator commands (`fedimpute admin ...`) on the users database
+//! directly, through the same store and rules as the service.
+
+use fedimpute_common::auth::Role;
+use fedimpute_passwords::{Policy, PolicyContext};
+use fedimpute_users_migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    domain::account::{email, username},
+    store::{NewGrant, NewUser, Revoke, SeaOrmStore, UserFilter, UsersStore},
+    users::Users,
+};
+
+/// Connects and migrates.
+pub async fn open(url: &str) -> Result<SeaOrmStore, String> {
+    let db: DatabaseConnection = fedimpute_common::db::connect(url, 2)
+        .await
+        .map_err(|e| format!("users database: {e}"))?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(|e| format!("users migrations: {e}"))?;
+    Ok(SeaOrmStore::new(db))
+}
+
+fn check(password: &str, who: PolicyContext<'_>) -> Result<(), String> {
+    Policy::default()
+        .check(password, &who)
+        .map_err(|problems| format!("the password is refused: {}", problems.join("; ")))
+}
+
+fn hash(password: &str, cost: u32) -> Result<String, String> {
+    fedimpute_passwords::hash(password, cost).map_err(|e| e.to_string())
+}
+
+pub async fn create_user(
+    store: &SeaOrmStore,
+    name: &str,
+    address: &str,
+    roles: &[Role],
+    password: &str,
+    cost: u32,
+) -> Result<i64, String> {
+    let name = username(name).map_err(|e| format!("username {e}"))?;
+    let address = email(address).map_err(|e| format!("email {e}"))?;
+    check(password, PolicyContext { username: &name, email: &address, first_name: "", last_name: "" })?;
+    let roles = if roles.is_empty() { vec![Role::Researcher] } else { roles.to_vec() };
+    let user = store
+        .create_user(NewUser {
+            username: name,
+            email: address,
+            first_name: String::new(),
+            last_name: String::new(),
+            password_hash: hash(password, cost)?,
+            is_active: true,
+            profile: Users::default_profile(),
+            monthly_job_limit: 100,
+            storage_limit_bytes: 10 << 30,
+            grants: roles
+                .iter()
+                .map(|role| NewGrant { role: *role, service_id: None, expires_at: None, granted_by: None })
+                .collect(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(user.id)
+}
+
+/// Sets the password and ends every session of the account.
+pub async fn set_password(store: &SeaOrmStore, name: &str, password: &str, cost: u32) -> Result<(), String> {
+    let user = store
+        .user_by_login(&name.to_lowercase())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account is named {name}"))?;
+    check(password, PolicyContext { username: &user.username, email: &user.email, first_name: &user.first_name, last_name: &user.last_name })?;
+    store
+        .set_password(user.id, &hash(password, cost)?, Some(Revoke::All))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+pub async fn set_roles(store: &SeaOrmStore, name: &str, roles: &[Role], service_id: Option<i64>) -> Result<(), String> {
+    let user = store
+        .user_by_login(&name.to_lowercase())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account is named {name}"))?;
+    let grants: Vec<NewGrant> = roles
+        .iter()
+        .map(|role| NewGrant { role: *role, service_id, expires_at: None, granted_by: None })
+        .collect();
+    store.set_grants(user.id, &grants).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One line per account: id, username, email, active, roles.
+pub async fn list_users(store: &SeaOrmStore) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .list_users(&UserFilter { after_id: after, limit: 500, ..UserFilter::default() })
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let ids: Vec<i64> = page.iter().map(|u| u.id).collect();
+        let grants = store.grants_of(&ids).await.map_err(|e| e.to_string())?;
+        for u in &page {
+            let roles: Vec<String> = grants
+                .iter()
+                .filter(|(id, _)| *id == u.id)
+                .map(|(_, g)| match g.service_id {
+                    Some(s) => format!("{:?}@{s}", g.role),
+                    None => format!("{:?}", g.role),
+                })
+                .collect();
+            lines.push(format!(
+                "{}\t{}\t{}\t{}\t{}",
+                u.id,
+                u.username,
+                u.email,
+                if u.is_active { "active" } else { "inactive" },
+                roles.join(",")
+            ));
+        }
+    }
+    Ok(lines)
+}

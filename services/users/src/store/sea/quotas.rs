@@ -1,0 +1,131 @@
+//! Quota usage and reservations.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::{Expr, ExprTrait as _, OnConflict},
+};
+
+use crate::store::{
+    Reserved, StoreResult,
+    entity::{quota_reservations, quota_usage},
+};
+
+pub(super) async fn usage(
+    db: &DatabaseConnection,
+    user_id: i64,
+    kind: &str,
+    period: &str,
+) -> StoreResult<i64> {
+    Ok(
+        quota_usage::Entity::find_by_id((user_id, kind.to_owned(), period.to_owned()))
+            .one(db)
+            .await?
+            .map_or(0, |u| u.used),
+    )
+}
+
+pub(super) async fn reserve(
+    db: &DatabaseConnection,
+    user_id: i64,
+    kind: &str,
+    period: &str,
+    amount: i64,
+    limit: i64,
+    reservation_id: &str,
+) -> StoreResult<Reserved> {
+    use quota_usage::Column;
+    let txn = db.begin().await?;
+    let recorded = quota_reservations::Entity::insert(quota_reservations::ActiveModel {
+        reservation_id: Set(reservation_id.to_owned()),
+        user_id: Set(user_id),
+        kind: Set(kind.to_owned()),
+        period: Set(period.to_owned()),
+        amount: Set(amount),
+        created_at: Set(Utc::now()),
+        released_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(quota_reservations::Column::ReservationId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if recorded == 0 {
+        return Ok(Reserved::Existing);
+    }
+    quota_usage::Entity::insert(quota_usage::ActiveModel {
+        user_id: Set(user_id),
+        kind: Set(kind.to_owned()),
+        period: Set(period.to_owned()),
+        used: Set(0),
+    })
+    .on_conflict(
+        OnConflict::columns([Column::UserId, Column::Kind, Column::Period])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let added = quota_usage::Entity::update_many()
+        .col_expr(Column::Used, Expr::col(Column::Used).add(amount))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Kind.eq(kind))
+        .filter(Column::Period.eq(period))
+        .filter(Expr::col(Column::Used).add(amount).lte(limit))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if added == 0 {
+        let used = quota_usage::Entity::find_by_id((user_id, kind.to_owned(), period.to_owned()))
+            .one(&txn)
+            .await?
+            .map_or(0, |u| u.used);
+        // Dropping the transaction rolls the reservation row back.
+        txn.rollback().await?;
+        return Ok(Reserved::Exceeded { used });
+    }
+    txn.commit().await?;
+    Ok(Reserved::Created)
+}
+
+pub(super) async fn release(db: &DatabaseConnection, reservation_id: &str) -> StoreResult<bool> {
+    use quota_usage::Column;
+    let txn = db.begin().await?;
+    let released = quota_reservations::Entity::update_many()
+        .col_expr(
+            quota_reservations::Column::ReleasedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .filter(quota_reservations::Column::ReservationId.eq(reservation_id))
+        .filter(quota_reservations::Column::ReleasedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if released == 0 {
+        return Ok(false);
+    }
+    let Some(r) = quota_reservations::Entity::find_by_id(reservation_id)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    // Never below zero.
+    let less = Expr::case(
+        Expr::col(Column::Used).gte(r.amount),
+        Expr::col(Column::Used).sub(r.amount),
+    )
+    .finally(0);
+    quota_usage::Entity::update_many()
+        .col_expr(Column::Used, less.into())
+        .filter(Column::UserId.eq(r.user_id))
+        .filter(Column::Kind.eq(r.kind.as_str()))
+        .filter(Column::Period.eq(r.period.as_str()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
+}

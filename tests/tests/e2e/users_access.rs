@@ -1,0 +1,1 @@
+//! Users service: credentials, quotas, service identity, the authorization matrix.

@@ -1,0 +1,1 @@
+//! Users service: accounts, login, tokens, throttling, password reset.
