@@ -25,4 +25,3 @@ impl PageToken {
         URL_SAFE_NO_PAD.encode(format!("after:{}", self.0))
     }
 }
-

@@ -302,21 +302,37 @@ pub struct UsersArgs {
     /// `smtp://`, `smtp+starttls://` or `smtps://[user:password@]host[:port]`.
     #[arg(long, env = "FEDIMPUTE_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
-    #[arg(long, env = "FEDIMPUTE_MAIL_FROM", default_value = "fedimpute <noreply@localhost>")]
+    #[arg(
+        long,
+        env = "FEDIMPUTE_MAIL_FROM",
+        default_value = "fedimpute <noreply@localhost>"
+    )]
     pub mail_from: String,
     /// The web client's address, for links in mails.
-    #[arg(long, env = "FEDIMPUTE_PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    #[arg(
+        long,
+        env = "FEDIMPUTE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
     pub public_url: String,
     /// The first admin's password (first start only); unset: generated.
     #[arg(long, env = "FEDIMPUTE_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
     #[arg(long, env = "FEDIMPUTE_ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
-    #[arg(long, env = "FEDIMPUTE_ADMIN_EMAIL", default_value = "admin@localhost.localdomain")]
+    #[arg(
+        long,
+        env = "FEDIMPUTE_ADMIN_EMAIL",
+        default_value = "admin@localhost.localdomain"
+    )]
     pub admin_email: String,
     #[arg(long, env = "FEDIMPUTE_AUDIT_RETENTION", default_value = "365d")]
     pub audit_retention: HumanDuration,
-    #[arg(long, env = "FEDIMPUTE_DEFAULT_MONTHLY_JOB_LIMIT", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "FEDIMPUTE_DEFAULT_MONTHLY_JOB_LIMIT",
+        default_value_t = 100
+    )]
     pub default_monthly_job_limit: i32,
     /// Bytes; default 10 GiB.
     #[arg(long, env = "FEDIMPUTE_DEFAULT_STORAGE_LIMIT", default_value_t = 10 * 1024 * 1024 * 1024)]

@@ -113,7 +113,9 @@ pub(crate) struct JwksFromUsers {
 
 impl JwksFromUsers {
     pub(crate) fn new(url: &str) -> Self {
-        Self { url: url.to_owned() }
+        Self {
+            url: url.to_owned(),
+        }
     }
 }
 

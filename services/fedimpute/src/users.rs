@@ -26,13 +26,21 @@ pub(crate) fn database_url(global: &Global, args: &UsersDbArgs) -> String {
         .unwrap_or_else(|| default_sqlite_url(&global.data_dir, "users"))
 }
 
-pub(crate) fn settings(global: &Global, args: &UsersArgs, migrate: bool) -> Result<Settings, RunError> {
+pub(crate) fn settings(
+    global: &Global,
+    args: &UsersArgs,
+    migrate: bool,
+) -> Result<Settings, RunError> {
     let config = |e: keys::KeysError| RunError::Config(e.to_string());
     if !(4..=31).contains(&args.db.bcrypt_cost) {
-        return Err(RunError::Config("FEDIMPUTE_BCRYPT_COST must be between 4 and 31".into()));
+        return Err(RunError::Config(
+            "FEDIMPUTE_BCRYPT_COST must be between 4 and 31".into(),
+        ));
     }
     if args.access_token_ttl.0 < Duration::from_secs(60) {
-        return Err(RunError::Config("FEDIMPUTE_ACCESS_TOKEN_TTL must be at least 1m".into()));
+        return Err(RunError::Config(
+            "FEDIMPUTE_ACCESS_TOKEN_TTL must be at least 1m".into(),
+        ));
     }
     let smtp = args
         .smtp_url
@@ -124,7 +132,10 @@ fn password(variable: &str) -> (String, bool) {
             use rand::RngCore;
             let mut bytes = [0u8; 18];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
-            (base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes), true)
+            (
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes),
+                true,
+            )
         }
     }
 }
@@ -143,16 +154,34 @@ pub(crate) async fn admin(global: &Global, command: &AdminCommand) -> ExitCode {
 
 async fn run_admin(global: &Global, command: &AdminCommand) -> Result<(), String> {
     match command {
-        AdminCommand::CreateUser { username, email, roles: raw, password_env, users } => {
+        AdminCommand::CreateUser {
+            username,
+            email,
+            roles: raw,
+            password_env,
+            users,
+        } => {
             let store = ops::open(&database_url(global, users)).await?;
             let (password, generated) = password(password_env);
-            let id = ops::create_user(&store, username, email, &roles(raw)?, &password, users.bcrypt_cost).await?;
+            let id = ops::create_user(
+                &store,
+                username,
+                email,
+                &roles(raw)?,
+                &password,
+                users.bcrypt_cost,
+            )
+            .await?;
             println!("created user {id} ({username})");
             if generated {
                 println!("generated password (shown once): {password}");
             }
         }
-        AdminCommand::SetPassword { username, password_env, users } => {
+        AdminCommand::SetPassword {
+            username,
+            password_env,
+            users,
+        } => {
             let store = ops::open(&database_url(global, users)).await?;
             let (password, generated) = password(password_env);
             ops::set_password(&store, username, &password, users.bcrypt_cost).await?;
@@ -161,7 +190,12 @@ async fn run_admin(global: &Global, command: &AdminCommand) -> Result<(), String
                 println!("generated password (shown once): {password}");
             }
         }
-        AdminCommand::SetRole { username, roles: raw, service_id, users } => {
+        AdminCommand::SetRole {
+            username,
+            roles: raw,
+            service_id,
+            users,
+        } => {
             let store = ops::open(&database_url(global, users)).await?;
             ops::set_roles(&store, username, &roles(raw)?, *service_id).await?;
             println!("roles of {username} set");

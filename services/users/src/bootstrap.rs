@@ -26,7 +26,13 @@ pub(crate) async fn ensure_admin(users: &Users, bootstrap: &Bootstrap) -> Result
         None => (random_token(), true),
     };
     let mut v = Violations::new();
-    let identity = Identity::parse(&mut v, &bootstrap.admin_username, &bootstrap.admin_email, "", "");
+    let identity = Identity::parse(
+        &mut v,
+        &bootstrap.admin_username,
+        &bootstrap.admin_email,
+        "",
+        "",
+    );
     v.finish()?;
     let account = NewAccount {
         identity,
@@ -45,9 +51,11 @@ pub(crate) async fn ensure_admin(users: &Users, bootstrap: &Bootstrap) -> Result
         // file and no account, and the next start tries again.
         let path = &bootstrap.password_file;
         if path.exists() {
-            std::fs::remove_file(path).map_err(|e| Error::Internal(format!("cannot replace {}: {e}", path.display())))?;
+            std::fs::remove_file(path)
+                .map_err(|e| Error::Internal(format!("cannot replace {}: {e}", path.display())))?;
         }
-        write_private(path, format!("{password}\n").as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
+        write_private(path, format!("{password}\n").as_bytes())
+            .map_err(|e| Error::Internal(e.to_string()))?;
     }
     let user = match users.create_account(account).await {
         Ok(user) => user,
@@ -56,7 +64,11 @@ pub(crate) async fn ensure_admin(users: &Users, bootstrap: &Bootstrap) -> Result
         Err(Error::Invalid(problems)) => {
             return Err(Error::Internal(format!(
                 "FEDIMPUTE_ADMIN_PASSWORD is refused by the password policy: {}",
-                problems.iter().map(|p| p.description.as_str()).collect::<Vec<_>>().join("; ")
+                problems
+                    .iter()
+                    .map(|p| p.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )));
         }
         Err(e) => return Err(e),

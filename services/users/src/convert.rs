@@ -53,9 +53,16 @@ pub(crate) fn grant(g: &GrantRecord) -> pb::RoleGrant {
 }
 
 /// The user with the grants in force now; `quota` when it was read.
-pub(crate) fn user(u: &UserRecord, grants: &[GrantRecord], quota: Option<pb::Quota>, now: DateTime<Utc>) -> pb::User {
+pub(crate) fn user(
+    u: &UserRecord,
+    grants: &[GrantRecord],
+    quota: Option<pb::Quota>,
+    now: DateTime<Utc>,
+) -> pb::User {
     let live: Vec<&GrantRecord> = grants.iter().filter(|g| g.in_force(now)).collect();
-    let admin = live.iter().any(|g| g.role == Role::Admin && g.service_id.is_none());
+    let admin = live
+        .iter()
+        .any(|g| g.role == Role::Admin && g.service_id.is_none());
     pb::User {
         id: u.id,
         username: u.username.clone(),
@@ -81,7 +88,8 @@ pub(crate) fn credential(c: &CredentialRecord) -> pb::Credential {
     pb::Credential {
         service_id: c.service_id,
         credential_type: CredentialType::parse(&c.credential_type)
-            .map_or(pb::CredentialType::Unspecified, CredentialType::to_pb) as i32,
+            .map_or(pb::CredentialType::Unspecified, CredentialType::to_pb)
+            as i32,
         label: c.label.clone(),
         hint: c.hint.clone(),
         has_api_token: c.has_api_token,

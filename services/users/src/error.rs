@@ -132,7 +132,10 @@ mod tests {
             (Error::PermissionDenied("x".into()), Code::PermissionDenied),
             (Error::NotFound("x".into()), Code::NotFound),
             (Error::AlreadyExists("x".into()), Code::AlreadyExists),
-            (Error::FailedPrecondition("x".into()), Code::FailedPrecondition),
+            (
+                Error::FailedPrecondition("x".into()),
+                Code::FailedPrecondition,
+            ),
             (
                 Error::Exhausted {
                     message: "locked".into(),

@@ -47,9 +47,8 @@ impl Hasher {
         let (password, cost) = (password.to_owned(), self.cost);
         let stored = stored.map(str::to_owned);
         self.run(move || match stored {
-            Some(stored) => fedimpute_passwords::verify(&password, &stored, cost).map_err(|e| {
-                Error::Internal(format!("stored password hash unusable: {e}"))
-            }),
+            Some(stored) => fedimpute_passwords::verify(&password, &stored, cost)
+                .map_err(|e| Error::Internal(format!("stored password hash unusable: {e}"))),
             None => {
                 fedimpute_passwords::dummy_verify(&password, cost);
                 Ok(Verified {

@@ -35,7 +35,12 @@ pub(crate) struct Outbox {
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 impl Outbox {
-    pub(crate) fn new(store: Arc<dyn UsersStore>, delivery: Delivery, settings: MailSettings, wake: Arc<Notify>) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn UsersStore>,
+        delivery: Delivery,
+        settings: MailSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             store,
             delivery,
@@ -48,13 +53,18 @@ impl Outbox {
     /// the next due retry or the poll interval, whichever is first.
     pub(crate) async fn run(self, cancel: CancellationToken) {
         if matches!(self.delivery, Delivery::Hold) {
-            tracing::warn!("no SMTP relay is configured (FEDIMPUTE_SMTP_URL): mail is kept in the outbox until one is");
+            tracing::warn!(
+                "no SMTP relay is configured (FEDIMPUTE_SMTP_URL): mail is kept in the outbox until one is"
+            );
             return;
         }
         loop {
             self.drain().await;
             let wait = match self.store.next_mail_due().await {
-                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(self.settings.poll_interval),
+                Ok(Some(at)) => (at - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(self.settings.poll_interval),
                 Ok(None) | Err(_) => self.settings.poll_interval,
             };
             tokio::select! {
@@ -103,9 +113,12 @@ impl Outbox {
         let recorded = match result {
             Ok(()) => self.store.mail_sent(mail.id).await,
             Err(e) => {
-                let retry_at = (!e.is_permanent()).then(|| Utc::now() + backoff(self.settings.retry_base, mail.attempts));
+                let retry_at = (!e.is_permanent())
+                    .then(|| Utc::now() + backoff(self.settings.retry_base, mail.attempts));
                 log_failure(&mail, &e, retry_at.is_some());
-                self.store.mail_failed(mail.id, &e.to_string(), retry_at).await
+                self.store
+                    .mail_failed(mail.id, &e.to_string(), retry_at)
+                    .await
             }
         };
         if let Err(e) = recorded {
@@ -116,7 +129,8 @@ impl Outbox {
 
 fn backoff(base: Duration, attempts: i32) -> chrono::Duration {
     let factor = 2u32.saturating_pow(u32::try_from(attempts).unwrap_or(0).min(16));
-    chrono::Duration::from_std(base.saturating_mul(factor).min(MAX_BACKOFF)).unwrap_or(chrono::Duration::hours(1))
+    chrono::Duration::from_std(base.saturating_mul(factor).min(MAX_BACKOFF))
+        .unwrap_or(chrono::Duration::hours(1))
 }
 
 fn log_failure(mail: &OutboxMail, e: &MailError, retrying: bool) {

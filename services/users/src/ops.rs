@@ -43,8 +43,20 @@ pub async fn create_user(
 ) -> Result<i64, String> {
     let name = username(name).map_err(|e| format!("username {e}"))?;
     let address = email(address).map_err(|e| format!("email {e}"))?;
-    check(password, PolicyContext { username: &name, email: &address, first_name: "", last_name: "" })?;
-    let roles = if roles.is_empty() { vec![Role::Researcher] } else { roles.to_vec() };
+    check(
+        password,
+        PolicyContext {
+            username: &name,
+            email: &address,
+            first_name: "",
+            last_name: "",
+        },
+    )?;
+    let roles = if roles.is_empty() {
+        vec![Role::Researcher]
+    } else {
+        roles.to_vec()
+    };
     let user = store
         .create_user(NewUser {
             username: name,
@@ -58,7 +70,12 @@ pub async fn create_user(
             storage_limit_bytes: 10 << 30,
             grants: roles
                 .iter()
-                .map(|role| NewGrant { role: *role, service_id: None, expires_at: None, granted_by: None })
+                .map(|role| NewGrant {
+                    role: *role,
+                    service_id: None,
+                    expires_at: None,
+                    granted_by: None,
+                })
                 .collect(),
         })
         .await
@@ -67,13 +84,26 @@ pub async fn create_user(
 }
 
 /// Sets the password and ends every session of the account.
-pub async fn set_password(store: &SeaOrmStore, name: &str, password: &str, cost: u32) -> Result<(), String> {
+pub async fn set_password(
+    store: &SeaOrmStore,
+    name: &str,
+    password: &str,
+    cost: u32,
+) -> Result<(), String> {
     let user = store
         .user_by_login(&name.to_lowercase())
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no account is named {name}"))?;
-    check(password, PolicyContext { username: &user.username, email: &user.email, first_name: &user.first_name, last_name: &user.last_name })?;
+    check(
+        password,
+        PolicyContext {
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        },
+    )?;
     store
         .set_password(user.id, &hash(password, cost)?, Some(Revoke::All))
         .await
@@ -81,7 +111,12 @@ pub async fn set_password(store: &SeaOrmStore, name: &str, password: &str, cost:
     Ok(())
 }
 
-pub async fn set_roles(store: &SeaOrmStore, name: &str, roles: &[Role], service_id: Option<i64>) -> Result<(), String> {
+pub async fn set_roles(
+    store: &SeaOrmStore,
+    name: &str,
+    roles: &[Role],
+    service_id: Option<i64>,
+) -> Result<(), String> {
     let user = store
         .user_by_login(&name.to_lowercase())
         .await
@@ -89,9 +124,17 @@ pub async fn set_roles(store: &SeaOrmStore, name: &str, roles: &[Role], service_
         .ok_or_else(|| format!("no account is named {name}"))?;
     let grants: Vec<NewGrant> = roles
         .iter()
-        .map(|role| NewGrant { role: *role, service_id, expires_at: None, granted_by: None })
+        .map(|role| NewGrant {
+            role: *role,
+            service_id,
+            expires_at: None,
+            granted_by: None,
+        })
         .collect();
-    store.set_grants(user.id, &grants).await.map_err(|e| e.to_string())?;
+    store
+        .set_grants(user.id, &grants)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -101,7 +144,11 @@ pub async fn list_users(store: &SeaOrmStore) -> Result<Vec<String>, String> {
     let mut after = 0;
     loop {
         let page = store
-            .list_users(&UserFilter { after_id: after, limit: 500, ..UserFilter::default() })
+            .list_users(&UserFilter {
+                after_id: after,
+                limit: 500,
+                ..UserFilter::default()
+            })
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };

@@ -59,7 +59,9 @@ impl Registry {
         let service = match reply {
             Ok(r) => r.into_inner().service.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
-                return Err(Error::NotFound(format!("imputation service {id} does not exist")));
+                return Err(Error::NotFound(format!(
+                    "imputation service {id} does not exist"
+                )));
             }
             Err(status) => {
                 return Err(Error::Unavailable(format!(
@@ -121,7 +123,10 @@ pub(crate) async fn verify(
             return Err(Error::FailedPrecondition(format!(
                 "a {} credential cannot be verified against a {} service",
                 kind.as_str(),
-                api_type.as_str_name().trim_start_matches("API_TYPE_").to_lowercase()
+                api_type
+                    .as_str_name()
+                    .trim_start_matches("API_TYPE_")
+                    .to_lowercase()
             )));
         }
     };
@@ -152,14 +157,18 @@ fn judge(api_type: rpb::ApiType, status: reqwest::StatusCode, body: &[u8]) -> Re
             "the service answered {status}; try again later"
         )));
     }
-    if matches!(status.as_u16(), 401 | 403) || (api_type == rpb::ApiType::Dnastack && status.is_client_error()) {
+    if matches!(status.as_u16(), 401 | 403)
+        || (api_type == rpb::ApiType::Dnastack && status.is_client_error())
+    {
         let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let why = json["message"]
             .as_str()
             .or(json["error"].as_str())
             .or(json["msg"].as_str())
             .unwrap_or("refused");
-        return refused(format!("the service refused the credential ({status}: {why})"));
+        return refused(format!(
+            "the service refused the credential ({status}: {why})"
+        ));
     }
     if !status.is_success() {
         return refused(format!("the service answered {status}"));

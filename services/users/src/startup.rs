@@ -126,7 +126,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let cancel = CancellationToken::new();
         let outbox = tokio::spawn(self.outbox.run(cancel.clone()));
-        let pruner = tokio::spawn(prune_audit(self.store.clone(), self.audit_retention, cancel.clone()));
+        let pruner = tokio::spawn(prune_audit(
+            self.store.clone(),
+            self.audit_retention,
+            cancel.clone(),
+        ));
         let served = self.server.run_until(shutdown).await;
         cancel.cancel();
         let _ = outbox.await;
@@ -140,7 +144,8 @@ impl Application {
 async fn prune_audit(store: Arc<dyn UsersStore>, retention: Duration, cancel: CancellationToken) {
     let day = Duration::from_secs(24 * 3600);
     loop {
-        let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(365));
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(365));
         match store.purge_audit(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "pruned audit entries past retention"),

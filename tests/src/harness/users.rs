@@ -37,7 +37,12 @@ pub struct TestUsers {
 }
 
 impl TestUsers {
-    pub fn settings(db: &TestDb, auth: &TestAuth, registry_url: String, data_dir: PathBuf) -> Settings {
+    pub fn settings(
+        db: &TestDb,
+        auth: &TestAuth,
+        registry_url: String,
+        data_dir: PathBuf,
+    ) -> Settings {
         Settings {
             addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: db.url.clone(),
@@ -101,7 +106,9 @@ impl TestUsers {
         let registry = TestRegistry::spawn_with_auth(registry_db, auth, |_| {}).await;
         settings.registry_url = registry.url();
         tweak(&mut settings);
-        let app = Application::build(settings).await.expect("the users service starts");
+        let app = Application::build(settings)
+            .await
+            .expect("the users service starts");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
@@ -152,7 +159,7 @@ impl TestUsers {
         self.login(ADMIN, ADMIN_PASSWORD).await.access_token
     }
 
-    /// Registers `username` (password `<username>-Passphrase-2026!`) and
+    /// Registers `username` (password [`password_of`]) and
     /// returns the new user and an access token.
     pub async fn researcher(&self, username: &str) -> (pb::User, String) {
         let password = password_of(username);
@@ -190,9 +197,10 @@ impl TestUsers {
     }
 }
 
-/// The password [`TestUsers::researcher`] registers with.
+/// The password [`TestUsers::researcher`] registers with (the policy
+/// refuses passwords that contain the username).
 pub fn password_of(username: &str) -> String {
-    format!("{username}-Passphrase-2026!")
+    format!("Lantern-Orchard-Quiver-{}!", username.len() * 7 + 2026)
 }
 
 /// A request with a bearer token.

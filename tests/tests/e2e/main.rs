@@ -13,6 +13,6 @@ mod secrets;
 mod services;
 mod sync;
 mod telemetry;
-mod validation;
 mod users_access;
 mod users_auth;
+mod validation;

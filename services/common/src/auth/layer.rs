@@ -112,11 +112,7 @@ async fn identify(
     let caller = verifier.caller(&metadata).await?;
     let headers = metadata.into_headers();
     let from_gateway = component == Some(Component::Gateway);
-    let trusted = |name| {
-        from_gateway
-            .then(|| header(&headers, name))
-            .flatten()
-    };
+    let trusted = |name| from_gateway.then(|| header(&headers, name)).flatten();
     let origin = Origin {
         component,
         client_addr: trusted(CLIENT_ADDR_HEADER).map_or(peer, |a| clip(a, 64)),

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKey, TokenSigner, write_private};
-pub use layer::{Authenticated, CLIENT_ADDR_HEADER, CLIENT_AGENT_HEADER, Origin, caller_of, origin_of};
-pub use service::{
-    Component, SERVICE, SERVICE_TOKEN_HEADER, ServiceIdentity, ServiceKeys,
+pub use layer::{
+    Authenticated, CLIENT_ADDR_HEADER, CLIENT_AGENT_HEADER, Origin, caller_of, origin_of,
 };
+pub use service::{Component, SERVICE, SERVICE_TOKEN_HEADER, ServiceIdentity, ServiceKeys};
 pub use verify::{KeySource, Verifier};
 
 /// A random identifier (128 bits, base64url): token ids, session ids.

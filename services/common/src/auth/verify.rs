@@ -148,7 +148,9 @@ impl Verifier {
                             self.add_key(key);
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot fetch the token-verification keys"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot fetch the token-verification keys")
+                    }
                 }
             }
         }
@@ -159,7 +161,6 @@ impl Verifier {
     }
 
     fn verify_with(&self, token: &str, key: &PublicKey) -> Result<Claims, AuthError> {
-
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.inner.issuer]);
         validation.set_audience(&[&self.inner.audience]);
@@ -214,4 +215,3 @@ pub(crate) fn bearer(metadata: &MetadataMap) -> Result<Option<&str>, AuthError> 
         .map(|t| Some(t.trim()))
         .ok_or_else(|| AuthError::Invalid("expected 'Bearer <token>'".to_owned()))
 }
-

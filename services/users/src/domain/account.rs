@@ -57,7 +57,10 @@ fn text(v: &mut Violations, field: &str, raw: &str, max: usize) -> String {
     if value.chars().count() > max {
         v.add(field, format!("must be at most {max} characters"));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         v.add(field, "must not contain control characters");
     }
     value.to_owned()
@@ -81,7 +84,9 @@ impl Identity {
         last: &str,
     ) -> Self {
         Self {
-            username: v.check("username", username(username_raw)).unwrap_or_default(),
+            username: v
+                .check("username", username(username_raw))
+                .unwrap_or_default(),
             email: v.check("email", email(email_raw)).unwrap_or_default(),
             first_name: text(v, "first_name", first, 150),
             last_name: text(v, "last_name", last, 150),
@@ -114,8 +119,8 @@ fn time_zone(raw: &str) -> Result<String, String> {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
     };
-    let ok = zone == "UTC"
-        || (zone.len() <= 64 && zone.contains('/') && zone.split('/').all(part_ok));
+    let ok =
+        zone == "UTC" || (zone.len() <= 64 && zone.contains('/') && zone.split('/').all(part_ok));
     ok.then(|| zone.to_owned())
         .ok_or_else(|| "must be an IANA time zone such as UTC or Africa/Johannesburg".into())
 }
@@ -252,7 +257,10 @@ pub fn user_patch(request: &pb::UpdateUserRequest) -> Result<UserPatch, Vec<Fiel
             },
         }
     }
-    if paths.iter().any(|p| p == "profile" || p.starts_with("profile.")) {
+    if paths
+        .iter()
+        .any(|p| p == "profile" || p.starts_with("profile."))
+    {
         let profile = user.profile.clone().unwrap_or_default();
         patch.profile = profile_patch(&mut v, &profile, &profile_paths, "user.profile.");
     }
@@ -325,7 +333,10 @@ pub fn grants(
     for (i, g) in raw.iter().enumerate() {
         let at = format!("{field}[{i}]");
         let Some(role) = role_from_pb(g.role) else {
-            v.add(format!("{at}.role"), "must be admin, service_admin, researcher, service_user or viewer");
+            v.add(
+                format!("{at}.role"),
+                "must be admin, service_admin, researcher, service_user or viewer",
+            );
             continue;
         };
         if g.service_id.is_some_and(|id| id <= 0) {
@@ -405,7 +416,15 @@ mod tests {
         assert!(username("12345").is_err());
         assert!(username("a b c").is_err());
         assert!(email("ada@example.org").is_ok());
-        for bad in ["ada", "ada@", "@x.org", "a@b", "a@@b.org", "a b@c.org", "a@.org"] {
+        for bad in [
+            "ada",
+            "ada@",
+            "@x.org",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.org",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

@@ -94,7 +94,10 @@ impl TryFrom<pb::PutMyCredentialRequest> for CredentialSpec {
         let mut required = |field: &str, value: String| {
             let value = value.trim().to_owned();
             if value.is_empty() {
-                v.add(field, format!("is required for a {} credential", kind.as_str()));
+                v.add(
+                    field,
+                    format!("is required for a {} credential", kind.as_str()),
+                );
             } else if value.len() > MAX_SECRET {
                 v.add(field, "is too long");
             } else if value.chars().any(char::is_control) {

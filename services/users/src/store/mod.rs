@@ -286,7 +286,9 @@ pub enum Reserved {
     /// This reservation id exists already; nothing changed.
     Existing,
     /// `used + amount` would exceed `limit`; nothing changed.
-    Exceeded { used: i64 },
+    Exceeded {
+        used: i64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -325,7 +327,12 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<Option<UserRecord>>;
     async fn delete_user(&self, id: i64) -> StoreResult<bool>;
     /// Sets the hash and revokes sessions as told, in one transaction.
-    async fn set_password(&self, id: i64, hash: &str, revoke: Option<Revoke<'_>>) -> StoreResult<bool>;
+    async fn set_password(
+        &self,
+        id: i64,
+        hash: &str,
+        revoke: Option<Revoke<'_>>,
+    ) -> StoreResult<bool>;
     /// Stamps `last_login`, replacing the hash when one is given (rehash).
     async fn record_login(&self, id: i64, rehash: Option<&str>) -> StoreResult<()>;
 
@@ -338,19 +345,40 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     // Sessions and refresh tokens (stored as hashes).
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     /// Spends `old_hash` and stores `new_hash` in the same session, atomically.
-    async fn rotate_refresh(&self, old_hash: &str, new_hash: &str, new_expires_at: Time) -> StoreResult<Rotated>;
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_expires_at: Time,
+    ) -> StoreResult<Rotated>;
     /// Whether the session exists and is not revoked.
     async fn session_live(&self, session_id: &str) -> StoreResult<bool>;
     /// Revokes one session of `user_id`; false when it is not theirs or gone.
-    async fn revoke_session(&self, user_id: i64, session_id: &str, reason: &str) -> StoreResult<bool>;
+    async fn revoke_session(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        reason: &str,
+    ) -> StoreResult<bool>;
     /// The session a refresh token belongs to: `(user_id, session_id)`.
     async fn session_of_token(&self, token_hash: &str) -> StoreResult<Option<(i64, String)>>;
-    async fn revoke_sessions(&self, user_id: i64, which: Revoke<'_>, reason: &str) -> StoreResult<u64>;
+    async fn revoke_sessions(
+        &self,
+        user_id: i64,
+        which: Revoke<'_>,
+        reason: &str,
+    ) -> StoreResult<u64>;
 
     // Password resets.
     /// Stores the token (voiding the user's earlier unused ones) and queues
     /// the mail, in one transaction.
-    async fn create_reset(&self, user_id: i64, token_hash: &str, expires_at: Time, mail: NewMail) -> StoreResult<()>;
+    async fn create_reset(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: Time,
+        mail: NewMail,
+    ) -> StoreResult<()>;
     /// The user of an unused, unexpired reset token.
     async fn reset_user(&self, token_hash: &str) -> StoreResult<Option<UserRecord>>;
     /// Spends the token, sets the hash and revokes every session, in one
@@ -361,7 +389,13 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn throttle(&self, keys: &[String]) -> StoreResult<Vec<(String, ThrottleState)>>;
     /// Counts a failure (a new window when the last one ended); locks the
     /// key for `lockout` when the count reaches `limit`.
-    async fn record_failure(&self, key: &str, window: chrono::Duration, limit: u32, lockout: chrono::Duration) -> StoreResult<ThrottleState>;
+    async fn record_failure(
+        &self,
+        key: &str,
+        window: chrono::Duration,
+        limit: u32,
+        lockout: chrono::Duration,
+    ) -> StoreResult<ThrottleState>;
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
 
     // Audit.
@@ -371,14 +405,27 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
 
     // Credentials.
     /// Upsert on (user, service); true when it was created.
-    async fn put_credential(&self, credential: NewCredential) -> StoreResult<(CredentialRecord, bool)>;
-    async fn credential(&self, user_id: i64, service_id: i64) -> StoreResult<Option<CredentialRecord>>;
+    async fn put_credential(
+        &self,
+        credential: NewCredential,
+    ) -> StoreResult<(CredentialRecord, bool)>;
+    async fn credential(
+        &self,
+        user_id: i64,
+        service_id: i64,
+    ) -> StoreResult<Option<CredentialRecord>>;
     /// Newest first (by `updated_at`, then service id).
     async fn credentials(&self, user_id: i64) -> StoreResult<Vec<CredentialRecord>>;
     async fn delete_credential(&self, user_id: i64, service_id: i64) -> StoreResult<bool>;
     /// Records a verification outcome, unless the credential was replaced
     /// since `sealed` was read (then `None`).
-    async fn record_verification(&self, user_id: i64, service_id: i64, sealed: &str, outcome: &Verification) -> StoreResult<Option<CredentialRecord>>;
+    async fn record_verification(
+        &self,
+        user_id: i64,
+        service_id: i64,
+        sealed: &str,
+        outcome: &Verification,
+    ) -> StoreResult<Option<CredentialRecord>>;
     async fn touch_credential(&self, user_id: i64, service_id: i64) -> StoreResult<()>;
 
     // Quotas.
@@ -386,7 +433,15 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn usage(&self, user_id: i64, kind: &str, period: &str) -> StoreResult<i64>;
     /// Atomically: records the reservation and adds `amount` to the usage
     /// if it stays within `limit`.
-    async fn reserve(&self, user_id: i64, kind: &str, period: &str, amount: i64, limit: i64, reservation_id: &str) -> StoreResult<Reserved>;
+    async fn reserve(
+        &self,
+        user_id: i64,
+        kind: &str,
+        period: &str,
+        amount: i64,
+        limit: i64,
+        reservation_id: &str,
+    ) -> StoreResult<Reserved>;
     /// Gives a reservation back (to the period it was taken in); false when
     /// unknown or already released.
     async fn release(&self, reservation_id: &str) -> StoreResult<bool>;

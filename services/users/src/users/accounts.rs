@@ -76,7 +76,11 @@ impl Users {
             .await?)
     }
 
-    pub(crate) async fn register(&self, origin: &Origin, r: pb::RegisterRequest) -> Result<pb::User> {
+    pub(crate) async fn register(
+        &self,
+        origin: &Origin,
+        r: pb::RegisterRequest,
+    ) -> Result<pb::User> {
         let mut v = Violations::new();
         let identity = Identity::parse(&mut v, &r.username, &r.email, &r.first_name, &r.last_name);
         let extra = pb::Profile {
@@ -84,7 +88,12 @@ impl Users {
             department: r.department,
             ..pb::Profile::default()
         };
-        let patch = profile_patch(&mut v, &extra, &["institution".into(), "department".into()], "");
+        let patch = profile_patch(
+            &mut v,
+            &extra,
+            &["institution".into(), "department".into()],
+            "",
+        );
         v.finish()?;
         let mut profile = Self::default_profile();
         profile.institution = patch.institution.unwrap_or_default();
@@ -98,7 +107,14 @@ impl Users {
                 is_active: true,
             })
             .await?;
-        self.audit(origin, Some(user.id), "user_registered", ("user", user.id.to_string()), format!("username {}", user.username)).await;
+        self.audit(
+            origin,
+            Some(user.id),
+            "user_registered",
+            ("user", user.id.to_string()),
+            format!("username {}", user.username),
+        )
+        .await;
         self.user_pb(&user).await
     }
 
@@ -112,7 +128,12 @@ impl Users {
         Ok(convert::profile(&user.profile))
     }
 
-    pub(crate) async fn update_my_profile(&self, caller: &Caller, origin: &Origin, r: pb::UpdateMyProfileRequest) -> Result<pb::Profile> {
+    pub(crate) async fn update_my_profile(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        r: pb::UpdateMyProfileRequest,
+    ) -> Result<pb::Profile> {
         let (_, user) = self.me(caller).await?;
         let mut v = Violations::new();
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -130,7 +151,14 @@ impl Users {
             .update_user(user.id, &patch)
             .await?
             .ok_or_else(|| Error::NotFound("the account no longer exists".into()))?;
-        self.audit(origin, Some(user.id), "profile_updated", ("user", user.id.to_string()), String::new()).await;
+        self.audit(
+            origin,
+            Some(user.id),
+            "profile_updated",
+            ("user", user.id.to_string()),
+            String::new(),
+        )
+        .await;
         Ok(convert::profile(&updated.profile))
     }
 

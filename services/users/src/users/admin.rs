@@ -35,7 +35,11 @@ impl Users {
         Ok(())
     }
 
-    pub(crate) async fn list_users(&self, caller: &Caller, r: pb::ListUsersRequest) -> Result<pb::ListUsersResponse> {
+    pub(crate) async fn list_users(
+        &self,
+        caller: &Caller,
+        r: pb::ListUsersRequest,
+    ) -> Result<pb::ListUsersResponse> {
         self.admin(caller).await?;
         let mut filter = user_filter(&r)?;
         let limit = filter.limit;
@@ -43,7 +47,9 @@ impl Users {
         let mut rows = self.store.list_users(&filter).await?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|u| PageToken(u.id).encode()).unwrap_or_default()
+            rows.last()
+                .map(|u| PageToken(u.id).encode())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -53,7 +59,11 @@ impl Users {
         let users = rows
             .iter()
             .map(|u| {
-                let mine: Vec<_> = all.iter().filter(|(id, _)| *id == u.id).map(|(_, g)| g.clone()).collect();
+                let mine: Vec<_> = all
+                    .iter()
+                    .filter(|(id, _)| *id == u.id)
+                    .map(|(_, g)| g.clone())
+                    .collect();
                 convert::user(u, &mine, None, now)
             })
             .collect();
@@ -63,7 +73,12 @@ impl Users {
         })
     }
 
-    pub(crate) async fn create_user(&self, caller: &Caller, origin: &Origin, r: pb::CreateUserRequest) -> Result<pb::User> {
+    pub(crate) async fn create_user(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        r: pb::CreateUserRequest,
+    ) -> Result<pb::User> {
         let (_, admin) = self.admin(caller).await?;
         let mut v = Violations::new();
         let identity = Identity::parse(&mut v, &r.username, &r.email, &r.first_name, &r.last_name);
@@ -81,7 +96,14 @@ impl Users {
                 is_active: r.is_active.unwrap_or(true),
             })
             .await?;
-        self.audit(origin, Some(admin.id), "user_created", ("user", user.id.to_string()), format!("username {}", user.username)).await;
+        self.audit(
+            origin,
+            Some(admin.id),
+            "user_created",
+            ("user", user.id.to_string()),
+            format!("username {}", user.username),
+        )
+        .await;
         self.user_pb(&user).await
     }
 
@@ -91,7 +113,12 @@ impl Users {
         self.user_pb(&user).await
     }
 
-    pub(crate) async fn update_user(&self, caller: &Caller, origin: &Origin, r: pb::UpdateUserRequest) -> Result<pb::User> {
+    pub(crate) async fn update_user(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        r: pb::UpdateUserRequest,
+    ) -> Result<pb::User> {
         let (_, admin) = self.admin(caller).await?;
         let patch = account::user_patch(&r)?;
         self.target(r.id).await?;
@@ -103,18 +130,33 @@ impl Users {
             .update_user(r.id, &patch)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {} does not exist", r.id)))?;
-        self.audit(origin, Some(admin.id), "user_updated", ("user", r.id.to_string()), describe(&patch)).await;
+        self.audit(
+            origin,
+            Some(admin.id),
+            "user_updated",
+            ("user", r.id.to_string()),
+            describe(&patch),
+        )
+        .await;
         self.user_pb(&user).await
     }
 
     async fn check_deactivation(&self, admin: i64, target: i64) -> Result<()> {
         if admin == target {
-            return Err(Error::FailedPrecondition("you cannot deactivate or delete your own account".into()));
+            return Err(Error::FailedPrecondition(
+                "you cannot deactivate or delete your own account".into(),
+            ));
         }
         self.keep_an_admin(target).await
     }
 
-    pub(crate) async fn set_active(&self, caller: &Caller, origin: &Origin, id: i64, active: bool) -> Result<pb::User> {
+    pub(crate) async fn set_active(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        id: i64,
+        active: bool,
+    ) -> Result<pb::User> {
         let (_, admin) = self.admin(caller).await?;
         self.target(id).await?;
         if !active {
@@ -129,24 +171,49 @@ impl Users {
             .update_user(id, &patch)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {id} does not exist")))?;
-        let action = if active { "user_reactivated" } else { "user_deactivated" };
-        self.audit(origin, Some(admin.id), action, ("user", id.to_string()), String::new()).await;
+        let action = if active {
+            "user_reactivated"
+        } else {
+            "user_deactivated"
+        };
+        self.audit(
+            origin,
+            Some(admin.id),
+            action,
+            ("user", id.to_string()),
+            String::new(),
+        )
+        .await;
         self.user_pb(&user).await
     }
 
-    pub(crate) async fn delete_user(&self, caller: &Caller, origin: &Origin, id: i64) -> Result<()> {
+    pub(crate) async fn delete_user(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        id: i64,
+    ) -> Result<()> {
         let (_, admin) = self.admin(caller).await?;
         let target = self.target(id).await?;
         self.check_deactivation(admin.id, id).await?;
         self.store.delete_user(id).await?;
-        self.audit(origin, Some(admin.id), "user_deleted", ("user", id.to_string()), format!("username {}", target.username)).await;
+        self.audit(
+            origin,
+            Some(admin.id),
+            "user_deleted",
+            ("user", id.to_string()),
+            format!("username {}", target.username),
+        )
+        .await;
         Ok(())
     }
 
     pub(crate) async fn list_roles(&self, caller: &Caller, id: i64) -> Result<Vec<pb::RoleGrant>> {
         let (claims, me) = self.me(caller).await?;
         if me.id != id && !claims.is_admin() {
-            return Err(Error::PermissionDenied("only the user themself or an admin may read these roles".into()));
+            return Err(Error::PermissionDenied(
+                "only the user themself or an admin may read these roles".into(),
+            ));
         }
         self.target(id).await?;
         let now = Utc::now();
@@ -160,13 +227,20 @@ impl Users {
             .collect())
     }
 
-    pub(crate) async fn set_roles(&self, caller: &Caller, origin: &Origin, r: pb::SetUserRolesRequest) -> Result<Vec<pb::RoleGrant>> {
+    pub(crate) async fn set_roles(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        r: pb::SetUserRolesRequest,
+    ) -> Result<Vec<pb::RoleGrant>> {
         let (_, admin) = self.admin(caller).await?;
         let mut v = Violations::new();
         let new = grants(&mut v, "roles", &r.roles, Some(admin.id));
         v.finish()?;
         let target = self.target(r.id).await?;
-        let keeps_admin = new.iter().any(|g| g.role == Role::Admin && g.service_id.is_none() && g.expires_at.is_none());
+        let keeps_admin = new
+            .iter()
+            .any(|g| g.role == Role::Admin && g.service_id.is_none() && g.expires_at.is_none());
         if !keeps_admin && target.is_active {
             self.keep_an_admin(r.id).await?;
         }
@@ -179,15 +253,30 @@ impl Users {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        self.audit(origin, Some(admin.id), "roles_set", ("user", r.id.to_string()), summary).await;
+        self.audit(
+            origin,
+            Some(admin.id),
+            "roles_set",
+            ("user", r.id.to_string()),
+            summary,
+        )
+        .await;
         Ok(stored.iter().map(convert::grant).collect())
     }
 
-    pub(crate) async fn list_audit(&self, caller: &Caller, r: pb::ListAuditLogsRequest) -> Result<pb::ListAuditLogsResponse> {
+    pub(crate) async fn list_audit(
+        &self,
+        caller: &Caller,
+        r: pb::ListAuditLogsRequest,
+    ) -> Result<pb::ListAuditLogsResponse> {
         self.admin(caller).await?;
         let mut v = Violations::new();
-        let before = v.check("page_token", PageToken::parse(&r.page_token)).flatten();
-        let limit = v.check("page_size", account::page_size(r.page_size)).unwrap_or(100);
+        let before = v
+            .check("page_token", PageToken::parse(&r.page_token))
+            .flatten();
+        let limit = v
+            .check("page_size", account::page_size(r.page_size))
+            .unwrap_or(100);
         v.finish()?;
         let action = r.action.trim();
         let filter = AuditFilter {
@@ -201,7 +290,9 @@ impl Users {
         let mut rows = self.store.list_audit(&filter).await?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|e| PageToken(e.id).encode()).unwrap_or_default()
+            rows.last()
+                .map(|e| PageToken(e.id).encode())
+                .unwrap_or_default()
         } else {
             String::new()
         };

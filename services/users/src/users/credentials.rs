@@ -25,11 +25,18 @@ fn no_credential(service_id: i64) -> Error {
 
 impl Users {
     fn open(&self, record: &CredentialRecord) -> Result<(CredentialType, SecretParts)> {
-        let kind = CredentialType::parse(&record.credential_type)
-            .ok_or_else(|| Error::Internal(format!("unknown stored credential type {}", record.credential_type)))?;
+        let kind = CredentialType::parse(&record.credential_type).ok_or_else(|| {
+            Error::Internal(format!(
+                "unknown stored credential type {}",
+                record.credential_type
+            ))
+        })?;
         let clear = self
             .keyring
-            .open(&record.sealed, &seal_context(record.user_id, record.service_id))
+            .open(
+                &record.sealed,
+                &seal_context(record.user_id, record.service_id),
+            )
             .map_err(|e| Error::Internal(format!("cannot open a stored credential: {e}")))?;
         let secret = serde_json::from_slice(&clear)
             .map_err(|e| Error::Internal(format!("stored credential is malformed: {e}")))?;
@@ -38,10 +45,21 @@ impl Users {
 
     pub(crate) async fn list_credentials(&self, caller: &Caller) -> Result<Vec<pb::Credential>> {
         let (_, user) = self.me(caller).await?;
-        Ok(self.store.credentials(user.id).await?.iter().map(convert::credential).collect())
+        Ok(self
+            .store
+            .credentials(user.id)
+            .await?
+            .iter()
+            .map(convert::credential)
+            .collect())
     }
 
-    pub(crate) async fn put_credential(&self, caller: &Caller, origin: &Origin, r: pb::PutMyCredentialRequest) -> Result<pb::Credential> {
+    pub(crate) async fn put_credential(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        r: pb::PutMyCredentialRequest,
+    ) -> Result<pb::Credential> {
         let (_, user) = self.me(caller).await?;
         let spec = CredentialSpec::try_from(r)?;
         // The service must exist (the original stored credentials for ids
@@ -60,53 +78,126 @@ impl Users {
                 has_api_token: !spec.secret.api_token.is_empty(),
                 has_oauth_token: !spec.secret.client_secret.is_empty(),
                 has_basic_auth: !spec.secret.password.is_empty(),
-                sealed: self.keyring.seal(&clear, &seal_context(user.id, spec.service_id)),
+                sealed: self
+                    .keyring
+                    .seal(&clear, &seal_context(user.id, spec.service_id)),
                 expires_at: spec.expires_at,
             })
             .await?;
-        let action = if created { "credential_created" } else { "credential_updated" };
-        self.audit(origin, Some(user.id), action, ("credential", spec.service_id.to_string()), format!("{} for service {}", spec.kind.as_str(), spec.service_id)).await;
+        let action = if created {
+            "credential_created"
+        } else {
+            "credential_updated"
+        };
+        self.audit(
+            origin,
+            Some(user.id),
+            action,
+            ("credential", spec.service_id.to_string()),
+            format!("{} for service {}", spec.kind.as_str(), spec.service_id),
+        )
+        .await;
         Ok(convert::credential(&record))
     }
 
-    pub(crate) async fn get_credential(&self, caller: &Caller, service_id: i64) -> Result<pb::Credential> {
+    pub(crate) async fn get_credential(
+        &self,
+        caller: &Caller,
+        service_id: i64,
+    ) -> Result<pb::Credential> {
         let (_, user) = self.me(caller).await?;
-        let record = self.store.credential(user.id, service_id).await?.ok_or_else(|| no_credential(service_id))?;
+        let record = self
+            .store
+            .credential(user.id, service_id)
+            .await?
+            .ok_or_else(|| no_credential(service_id))?;
         Ok(convert::credential(&record))
     }
 
-    pub(crate) async fn delete_credential(&self, caller: &Caller, origin: &Origin, service_id: i64) -> Result<()> {
+    pub(crate) async fn delete_credential(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        service_id: i64,
+    ) -> Result<()> {
         let (_, user) = self.me(caller).await?;
         if !self.store.delete_credential(user.id, service_id).await? {
             return Err(no_credential(service_id));
         }
-        self.audit(origin, Some(user.id), "credential_deleted", ("credential", service_id.to_string()), String::new()).await;
+        self.audit(
+            origin,
+            Some(user.id),
+            "credential_deleted",
+            ("credential", service_id.to_string()),
+            String::new(),
+        )
+        .await;
         Ok(())
     }
 
-    pub(crate) async fn verify_credential(&self, caller: &Caller, origin: &Origin, service_id: i64) -> Result<pb::Credential> {
+    pub(crate) async fn verify_credential(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        service_id: i64,
+    ) -> Result<pb::Credential> {
         let (_, user) = self.me(caller).await?;
-        let record = self.store.credential(user.id, service_id).await?.ok_or_else(|| no_credential(service_id))?;
+        let record = self
+            .store
+            .credential(user.id, service_id)
+            .await?
+            .ok_or_else(|| no_credential(service_id))?;
         let (kind, secret) = self.open(&record)?;
         let service = self.registry.service(service_id).await?;
-        let outcome = remote::verify(&self.http, self.allow_private, &service, kind, &secret).await?;
+        let outcome =
+            remote::verify(&self.http, self.allow_private, &service, kind, &secret).await?;
         let updated = self
             .store
             .record_verification(user.id, service_id, &record.sealed, &outcome)
             .await?
-            .ok_or_else(|| Error::FailedPrecondition("the credential changed while it was being verified; verify again".into()))?;
-        let detail = if outcome.verified { "accepted".to_owned() } else { format!("refused: {}", outcome.error) };
-        self.audit(origin, Some(user.id), "credential_verified", ("credential", service_id.to_string()), detail).await;
+            .ok_or_else(|| {
+                Error::FailedPrecondition(
+                    "the credential changed while it was being verified; verify again".into(),
+                )
+            })?;
+        let detail = if outcome.verified {
+            "accepted".to_owned()
+        } else {
+            format!("refused: {}", outcome.error)
+        };
+        self.audit(
+            origin,
+            Some(user.id),
+            "credential_verified",
+            ("credential", service_id.to_string()),
+            detail,
+        )
+        .await;
         Ok(convert::credential(&updated))
     }
 
     /// The clear secret, for the Jobs component only.
-    pub(crate) async fn credential_secret(&self, origin: &Origin, r: pb::GetCredentialSecretRequest) -> Result<pb::GetCredentialSecretResponse> {
+    pub(crate) async fn credential_secret(
+        &self,
+        origin: &Origin,
+        r: pb::GetCredentialSecretRequest,
+    ) -> Result<pb::GetCredentialSecretResponse> {
         require_component(origin, Component::Jobs)?;
-        let record = self.store.credential(r.user_id, r.service_id).await?.ok_or_else(|| no_credential(r.service_id))?;
+        let record = self
+            .store
+            .credential(r.user_id, r.service_id)
+            .await?
+            .ok_or_else(|| no_credential(r.service_id))?;
         let (kind, secret) = self.open(&record)?;
         self.store.touch_credential(r.user_id, r.service_id).await?;
-        self.audit(origin, Some(r.user_id), "credential_released", ("credential", r.service_id.to_string()), "to the jobs component".into()).await;
+        self.audit(
+            origin,
+            Some(r.user_id),
+            "credential_released",
+            ("credential", r.service_id.to_string()),
+            "to the jobs component".into(),
+        )
+        .await;
         Ok(pb::GetCredentialSecretResponse {
             credential_type: kind.to_pb() as i32,
             api_token: secret.api_token,

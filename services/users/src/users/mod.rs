@@ -96,18 +96,20 @@ impl Users {
     /// The published verification keys.
     pub(crate) fn jwks(&self) -> pb::GetJwksResponse {
         pb::GetJwksResponse {
-            keys: self
-                .tokens
-                .public_keys()
-                .iter()
-                .map(convert::jwk)
-                .collect(),
+            keys: self.tokens.public_keys().iter().map(convert::jwk).collect(),
         }
     }
 
     /// Records an audit entry; a failure to write one is logged, and does
     /// not undo what was done.
-    pub(crate) async fn audit(&self, origin: &Origin, user_id: Option<i64>, action: &str, resource: (&str, String), details: String) {
+    pub(crate) async fn audit(
+        &self,
+        origin: &Origin,
+        user_id: Option<i64>,
+        action: &str,
+        resource: (&str, String),
+        details: String,
+    ) {
         let entry = NewAudit {
             user_id,
             action: action.to_owned(),
@@ -150,15 +152,18 @@ impl Users {
     pub(crate) async fn admin(&self, caller: &Caller) -> Result<(Arc<Claims>, UserRecord)> {
         let (claims, user) = self.me(caller).await?;
         if !claims.is_admin() {
-            return Err(Error::PermissionDenied(
-                "this needs the admin role".into(),
-            ));
+            return Err(Error::PermissionDenied("this needs the admin role".into()));
         }
         Ok((claims, user))
     }
 
     /// The policy check of a new password, reported against `field`.
-    pub(crate) fn check_password(&self, field: &str, password: &str, who: PolicyContext<'_>) -> Result<()> {
+    pub(crate) fn check_password(
+        &self,
+        field: &str,
+        password: &str,
+        who: PolicyContext<'_>,
+    ) -> Result<()> {
         self.policy.check(password, &who).map_err(|problems| {
             Error::Invalid(
                 problems

@@ -30,7 +30,11 @@ impl Users {
         })
     }
 
-    pub(crate) async fn reserve(&self, origin: &Origin, r: pb::ReserveQuotaRequest) -> Result<pb::ReserveQuotaResponse> {
+    pub(crate) async fn reserve(
+        &self,
+        origin: &Origin,
+        r: pb::ReserveQuotaRequest,
+    ) -> Result<pb::ReserveQuotaResponse> {
         require_component(origin, Component::Jobs)?;
         let mut v = fedimpute_common::status::Violations::new();
         if r.amount <= 0 {
@@ -49,7 +53,8 @@ impl Users {
             }
         };
         v.finish()?;
-        let (kind, period) = kind.ok_or_else(|| Error::invalid("kind", "must be jobs or storage"))?;
+        let (kind, period) =
+            kind.ok_or_else(|| Error::invalid("kind", "must be jobs or storage"))?;
         let user = self
             .store
             .user(r.user_id)
@@ -60,14 +65,21 @@ impl Users {
         } else {
             user.storage_limit_bytes
         };
-        let created = match self.store.reserve(user.id, kind, &period, r.amount, limit, id).await? {
+        let created = match self
+            .store
+            .reserve(user.id, kind, &period, r.amount, limit, id)
+            .await?
+        {
             Reserved::Created => true,
             Reserved::Existing => false,
             Reserved::Exceeded { used } => {
                 let message = if kind == JOBS {
                     format!("monthly job limit reached: {used} of {limit} jobs used in {period}")
                 } else {
-                    format!("storage limit reached: {used} of {limit} bytes used; {} more requested", r.amount)
+                    format!(
+                        "storage limit reached: {used} of {limit} bytes used; {} more requested",
+                        r.amount
+                    )
                 };
                 return Err(Error::Exhausted {
                     message,
@@ -81,7 +93,11 @@ impl Users {
         })
     }
 
-    pub(crate) async fn release(&self, origin: &Origin, r: pb::ReleaseQuotaRequest) -> Result<pb::ReleaseQuotaResponse> {
+    pub(crate) async fn release(
+        &self,
+        origin: &Origin,
+        r: pb::ReleaseQuotaRequest,
+    ) -> Result<pb::ReleaseQuotaResponse> {
         require_component(origin, Component::Jobs)?;
         Ok(pb::ReleaseQuotaResponse {
             released: self.store.release(r.reservation_id.trim()).await?,

@@ -2,8 +2,9 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
 };
 
 use super::{
@@ -18,6 +19,22 @@ use crate::store::{
         sessions, users,
     },
 };
+
+/// Starts a transaction's work on a user with a write to its row (a no-op
+/// update): PostgreSQL locks the row, SQLite takes its write lock at once.
+/// Fails with `RecordNotFound` when there is no such user.
+pub(super) async fn lock_user(txn: &impl ConnectionTrait, id: i64) -> StoreResult<()> {
+    let locked = users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::Id.eq(id))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if locked == 0 {
+        return Err(DbErr::RecordNotFound(format!("user {id}")).into());
+    }
+    Ok(())
+}
 
 pub(super) async fn create_user(db: &DatabaseConnection, user: NewUser) -> StoreResult<UserRecord> {
     let now = Utc::now();
@@ -70,11 +87,12 @@ pub(super) async fn user_by_login(
     db: &DatabaseConnection,
     key: &str,
 ) -> StoreResult<Option<UserRecord>> {
+    let key = key.to_lowercase();
     let found = users::Entity::find()
         .filter(
             Condition::any()
-                .add(users::Column::UsernameKey.eq(key))
-                .add(users::Column::EmailKey.eq(key)),
+                .add(users::Column::UsernameKey.eq(key.as_str()))
+                .add(users::Column::EmailKey.eq(key.as_str())),
         )
         .order_by_asc(users::Column::Id)
         .all(db)
@@ -92,7 +110,7 @@ pub(super) async fn user_by_email(
     email_key: &str,
 ) -> StoreResult<Option<UserRecord>> {
     let found = users::Entity::find()
-        .filter(users::Column::EmailKey.eq(email_key))
+        .filter(users::Column::EmailKey.eq(email_key.to_lowercase()))
         .one(db)
         .await?;
     Ok(found.map(user_record))

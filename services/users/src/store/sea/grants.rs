@@ -8,7 +8,10 @@ use sea_orm::{
     TransactionTrait, sea_query::SelectStatement,
 };
 
-use super::rows::{grant_record, role_to_str};
+use super::{
+    accounts::lock_user,
+    rows::{grant_record, role_to_str},
+};
 use crate::store::{
     GrantRecord, NewGrant, StoreResult, Time,
     entity::{role_grants, users},
@@ -90,6 +93,8 @@ pub(super) async fn set_grants(
     grants: &[NewGrant],
 ) -> StoreResult<Vec<GrantRecord>> {
     let txn = db.begin().await?;
+    // Concurrent replacements one after the other, not merged.
+    lock_user(&txn, user_id).await?;
     role_grants::Entity::delete_many()
         .filter(role_grants::Column::UserId.eq(user_id))
         .exec(&txn)

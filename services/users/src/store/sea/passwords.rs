@@ -6,7 +6,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
 };
 
-use super::{outbox::insert_mail, rows::user_record, sessions::revoke_all};
+use super::{accounts::lock_user, outbox::insert_mail, rows::user_record, sessions::revoke_all};
 use crate::store::{
     NewMail, Revoke, StoreResult, Time, UserRecord,
     entity::{password_resets, users},
@@ -82,6 +82,8 @@ pub(super) async fn create_reset(
 ) -> StoreResult<()> {
     let now = Utc::now();
     let txn = db.begin().await?;
+    // Concurrent requests one after the other: only the last token works.
+    lock_user(&txn, user_id).await?;
     password_resets::Entity::update_many()
         .col_expr(password_resets::Column::UsedAt, Expr::value(Some(now)))
         .filter(password_resets::Column::UserId.eq(user_id))

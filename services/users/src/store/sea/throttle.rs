@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait, sea_query::OnConflict,
+    QuerySelect, TransactionTrait, sea_query::OnConflict,
 };
 
 use super::rows::throttle_state;
@@ -53,7 +53,12 @@ pub(super) async fn record_failure(
     )
     .exec_without_returning(&txn)
     .await?;
-    let Some(row) = login_throttle::Entity::find_by_id(key).one(&txn).await? else {
+    // FOR UPDATE on PostgreSQL (SQLite holds its write lock already).
+    let Some(row) = login_throttle::Entity::find_by_id(key)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
         return Err(sea_orm::DbErr::RecordNotFound(format!("login_throttle {key}")).into());
     };
     let (failures, window_start, mut locked_until) = if now - row.window_start >= window {
