@@ -21,7 +21,7 @@ pub fn username(raw: &str) -> Result<String, String> {
     }
     if !name
         .chars()
-        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+        .all(|c| c.is_alphanumeric() || combining_mark(c) || "@.+-_".contains(c))
     {
         return Err("may contain only letters, digits and @ . + - _".into());
     }
@@ -29,6 +29,12 @@ pub fn username(raw: &str) -> Result<String, String> {
         return Err("must not be all digits".into());
     }
     Ok(name.to_owned())
+}
+
+/// Combining diacritics (names such as Olúwadámilọ́lá are often written
+/// with them rather than precomposed letters).
+fn combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
 }
 
 /// Parses an email address: one `@`, a non-empty local part, a dotted
