@@ -15,4 +15,5 @@ mod sync;
 mod telemetry;
 mod users_access;
 mod users_auth;
+mod users_platform;
 mod validation;
