@@ -33,6 +33,8 @@ pub(crate) struct Outbox {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How long a claimed mail is reserved for the sender that claimed it.
+const SEND_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 impl Outbox {
     pub(crate) fn new(
@@ -77,7 +79,7 @@ impl Outbox {
 
     async fn drain(&self) {
         loop {
-            let due = match self.store.due_mail(50).await {
+            let due = match self.store.due_mail(50, SEND_LEASE).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the mail outbox");

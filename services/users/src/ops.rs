@@ -33,6 +33,14 @@ fn hash(password: &str, cost: u32) -> Result<String, String> {
     fedimpute_passwords::hash(password, cost).map_err(|e| e.to_string())
 }
 
+async fn account(store: &SeaOrmStore, name: &str) -> Result<crate::store::UserRecord, String> {
+    store
+        .user_by_login(&name.to_lowercase())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account is named {name}"))
+}
+
 pub async fn create_user(
     store: &SeaOrmStore,
     name: &str,
@@ -90,11 +98,7 @@ pub async fn set_password(
     password: &str,
     cost: u32,
 ) -> Result<(), String> {
-    let user = store
-        .user_by_login(&name.to_lowercase())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account is named {name}"))?;
+    let user = account(store, name).await?;
     check(
         password,
         PolicyContext {
@@ -117,11 +121,7 @@ pub async fn set_roles(
     roles: &[Role],
     service_id: Option<i64>,
 ) -> Result<(), String> {
-    let user = store
-        .user_by_login(&name.to_lowercase())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account is named {name}"))?;
+    let user = account(store, name).await?;
     let grants: Vec<NewGrant> = roles
         .iter()
         .map(|role| NewGrant {

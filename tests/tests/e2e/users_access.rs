@@ -5,7 +5,7 @@ use fedimpute_proto::{registry as rpb, users as pb};
 use fedimpute_tests::{
     Backend, backends,
     fakes::cloudgene::{CloudgeneConfig, FakeCloudgene},
-    harness::users::{ADMIN, ADMIN_PASSWORD, TestUsers, as_component, with_token},
+    harness::users::{ADMIN, ADMIN_PASSWORD, TestUsers, as_component, password_of, with_token},
 };
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::{Code, Request, Status, transport::Channel};
@@ -13,36 +13,6 @@ use tonic::{Code, Request, Status, transport::Channel};
 use crate::common::{create, service};
 
 type Client = pb::users_service_client::UsersServiceClient<Channel>;
-
-/// The password of the accounts these tests register: it does not contain
-/// their usernames (the policy refuses that, and `password_of` does).
-const PASSWORD: &str = "Quartz-Lantern-Orbit-2026!";
-
-fn password_of(_username: &str) -> String {
-    PASSWORD.to_owned()
-}
-
-/// Registers `username` with [`PASSWORD`] and returns the user and an access token.
-async fn researcher(users: &TestUsers, username: &str) -> (pb::User, String) {
-    let user = users
-        .client()
-        .await
-        .register(pb::RegisterRequest {
-            username: username.into(),
-            email: format!("{username}@example.org"),
-            first_name: "Test".into(),
-            last_name: "Researcher".into(),
-            password: PASSWORD.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("register {username}: {e}"))
-        .into_inner()
-        .user
-        .expect("a user");
-    let token = users.login(username, PASSWORD).await.access_token;
-    (user, token)
-}
 
 const GOOD_TOKEN: &str = "cg-token-GOOD-abcdef123456";
 const BAD_TOKEN: &str = "cg-token-BAD-zyxwvu987654";
@@ -105,7 +75,7 @@ async fn credentials_are_stored_listed_verified_and_deleted_without_their_secret
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
         let (_fake, service_id) = michigan(&users, "Michigan Fake").await;
-        let (user, token) = researcher(&users, "cred-owner").await;
+        let (user, token) = users.researcher("cred-owner").await;
         let mut client = users.client().await;
 
         let reply = client
@@ -186,7 +156,7 @@ async fn the_database_never_holds_a_secret_in_clear() {
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
         let (_fake, service_id) = michigan(&users, "Michigan Fake").await;
-        let (_, token) = researcher(&users, "secret-keeper").await;
+        let (_, token) = users.researcher("secret-keeper").await;
         let mut client = users.client().await;
         let cred = put(&mut client, &token, service_id, SECRET)
             .await
@@ -254,7 +224,7 @@ async fn only_the_jobs_component_reads_a_credential_secret() {
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
         let (_fake, service_id) = michigan(&users, "Michigan Fake").await;
-        let (user, token) = researcher(&users, "jobs-owner").await;
+        let (user, token) = users.researcher("jobs-owner").await;
         let admin = users.admin_token().await;
         let mut client = users.client().await;
         put(&mut client, &token, service_id, GOOD_TOKEN)
@@ -329,7 +299,7 @@ async fn quotas_are_reserved_atomically_idempotently_and_released() {
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
         let jobs = users.auth().jobs.token();
-        let (user, token) = researcher(&users, "quota-user").await;
+        let (user, token) = users.researcher("quota-user").await;
         let mut client = users.client().await;
         let jobs_kind = pb::QuotaKind::Jobs;
 
@@ -447,7 +417,7 @@ async fn quotas_are_reserved_atomically_idempotently_and_released() {
         );
 
         // Concurrency: 20 distinct reservations for a fresh user, limit 10.
-        let (fresh, fresh_token) = researcher(&users, "quota-racer").await;
+        let (fresh, fresh_token) = users.researcher("quota-racer").await;
         let calls = (0..20).map(|i| {
             let mut client = client.clone();
             let jobs = jobs.clone();
@@ -582,9 +552,9 @@ async fn the_authorization_matrix_of_the_admin_rpcs() {
         let users = TestUsers::spawn(db).await;
         let admin = users.admin_token().await;
         let mut client = users.client().await;
-        let (target, _) = researcher(&users, "matrix-target").await;
-        let (plain, researcher_token) = researcher(&users, "matrix-researcher").await;
-        let (scoped, _) = researcher(&users, "matrix-scoped").await;
+        let (target, _) = users.researcher("matrix-target").await;
+        let (plain, researcher_token) = users.researcher("matrix-researcher").await;
+        let (scoped, _) = users.researcher("matrix-scoped").await;
         client
             .set_user_roles(with_token(
                 pb::SetUserRolesRequest {
@@ -652,7 +622,7 @@ async fn the_authorization_matrix_of_the_admin_rpcs() {
         assert_eq!(gone.code(), Code::NotFound, "{backend}");
 
         // ListUserRoles: the owner and an admin.
-        let (other, other_token) = researcher(&users, "matrix-other").await;
+        let (other, other_token) = users.researcher("matrix-other").await;
         let roles = |token: &str, id: i64| with_token(pb::ListUserRolesRequest { id }, token);
         let own = client
             .list_user_roles(roles(&researcher_token, plain.id))
@@ -701,7 +671,7 @@ async fn deactivation_takes_effect_at_once_and_the_last_admin_stays() {
         let admin_id = admin_login.user.expect("a user").id;
         let mut client = users.client().await;
         let password = password_of("soon-gone");
-        researcher(&users, "soon-gone").await;
+        users.researcher("soon-gone").await;
         let session = users.login("soon-gone", &password).await;
         let user_id = session.user.as_ref().expect("a user").id;
 
@@ -820,7 +790,7 @@ async fn deactivation_takes_effect_at_once_and_the_last_admin_stays() {
         assert!(me.is_active && me.is_superuser, "{backend}: {me:?}");
 
         // With a second admin, the first cannot deactivate themself either.
-        let (second, _) = researcher(&users, "second-admin").await;
+        let (second, _) = users.researcher("second-admin").await;
         client
             .set_user_roles(with_token(
                 pb::SetUserRolesRequest {
@@ -878,7 +848,7 @@ async fn the_audit_log_records_actions_and_trusts_client_metadata_only_from_the_
         let users = TestUsers::spawn(db).await;
         let (_fake, service_id) = michigan(&users, "Michigan Fake").await;
         let admin = users.admin_token().await;
-        let (user, token) = researcher(&users, "audited").await;
+        let (user, token) = users.researcher("audited").await;
         let mut client = users.client().await;
         put(&mut client, &token, service_id, GOOD_TOKEN)
             .await
@@ -955,7 +925,7 @@ async fn the_profile_is_updated_by_mask_and_validated() {
     for db in backends().await {
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
-        let (_, token) = researcher(&users, "profiled").await;
+        let (_, token) = users.researcher("profiled").await;
         let mut client = users.client().await;
         let before = client
             .get_my_profile(with_token(pb::GetMyProfileRequest {}, &token))

@@ -10,7 +10,7 @@ use fedimpute_tests::{
     fakes::smtp::{FakeSmtp, SmtpFault},
     harness::{
         auth::{AUDIENCE, ISSUER, bearer},
-        users::{ADMIN, ADMIN_PASSWORD, TestUsers, smtp, with_token},
+        users::{ADMIN, ADMIN_PASSWORD, TestUsers, password_of, smtp, with_token},
     },
 };
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -22,34 +22,6 @@ use crate::common::{create, service};
 /// The legacy platform's hash of `test_password` (user `test_user`).
 const LEGACY_HASH: &str =
     "pbkdf2_sha256$600000$NgJBgULDh0tgNPb8sdZcmh$KAPw1KEECmieHeMUc5hDHIi7XyKe3EROiysOp4Pg//4=";
-
-/// The password the tests register with. Not
-/// `fedimpute_tests::harness::users::password_of`: that one contains the
-/// username, which the service refuses (see the module's report).
-fn password_of(_username: &str) -> String {
-    "Lantern-Orchard-Quiver-2026!".to_owned()
-}
-
-/// Registers `username` (email `<username>@example.org`) and returns the
-/// user and an access token.
-async fn researcher(users: &TestUsers, username: &str) -> (pb::User, String) {
-    let password = password_of(username);
-    let user = users
-        .client()
-        .await
-        .register(register_request(
-            username,
-            &format!("{username}@example.org"),
-            &password,
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("register {username}: {e}"))
-        .into_inner()
-        .user
-        .expect("a user");
-    let token = users.login(username, &password).await.access_token;
-    (user, token)
-}
 
 fn register_request(username: &str, email: &str, password: &str) -> pb::RegisterRequest {
     pb::RegisterRequest {
@@ -235,7 +207,7 @@ async fn register_then_login_by_username_or_email_and_policy_is_enforced() {
 async fn wrong_password_and_unknown_user_get_the_same_answer() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "erin").await;
+        users.researcher("erin").await;
         let mut client = users.client().await;
         let wrong = try_login(&mut client, "erin", "Not-Erins-Passphrase-99")
             .await
@@ -254,7 +226,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 async fn a_legacy_django_hash_logs_in_and_is_upgraded_to_bcrypt() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "test_user").await;
+        users.researcher("test_user").await;
         execute(
             &users.db,
             &format!(
@@ -292,7 +264,7 @@ async fn a_legacy_django_hash_logs_in_and_is_upgraded_to_bcrypt() {
 async fn a_refresh_token_works_once_and_reuse_revokes_the_session() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "frank").await;
+        users.researcher("frank").await;
         let first = users.login("frank", &password_of("frank")).await;
         let mut client = users.client().await;
         let second = try_refresh(&mut client, &first.refresh_token)
@@ -324,7 +296,7 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_session() {
 async fn logout_ends_the_session_and_its_access_token() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "grace").await;
+        users.researcher("grace").await;
         let session = users.login("grace", &password_of("grace")).await;
         let mut client = users.client().await;
         current_user(&mut client, &session.access_token)
@@ -359,7 +331,7 @@ async fn logout_ends_the_session_and_its_access_token() {
 async fn changing_the_password_keeps_this_session_and_ends_the_others() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "heidi").await;
+        users.researcher("heidi").await;
         let old = password_of("heidi");
         let new = "Meadow-Copper-Violin-2027?";
         let a = users.login("heidi", &old).await;
@@ -418,7 +390,7 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others() {
 async fn five_failures_lock_the_account_even_for_the_right_password() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
-        researcher(&users, "ivan").await;
+        users.researcher("ivan").await;
         let mut client = users.client().await;
         for attempt in 1..=5 {
             let status = try_login(&mut client, "ivan", "Wrong-Passphrase-For-Ivan")
@@ -467,7 +439,7 @@ async fn a_password_reset_by_mail_sets_a_new_password_and_ends_every_session() {
             s.mail.smtp = Some(smtp(&url));
         })
         .await;
-        let (user, _) = researcher(&users, "judy").await;
+        let (user, _) = users.researcher("judy").await;
         let old = password_of("judy");
         let session = users.login("judy", &old).await;
         let mut client = users.client().await;
@@ -544,7 +516,7 @@ async fn a_mail_outage_loses_nothing() {
             s.mail.smtp = Some(smtp(&url));
         })
         .await;
-        let (user, _) = researcher(&users, "karl").await;
+        let (user, _) = users.researcher("karl").await;
         let mut client = users.client().await;
         client
             .request_password_reset(pb::RequestPasswordResetRequest {
@@ -609,7 +581,7 @@ async fn users_service_tokens_are_accepted_by_the_registry() {
     for db in backends().await {
         let users = TestUsers::spawn(db).await;
         let admin = users.login(ADMIN, ADMIN_PASSWORD).await.access_token;
-        let (_, researcher) = researcher(&users, "laura").await;
+        let (_, researcher) = users.researcher("laura").await;
         let mut registry = users.registry.client().await;
         let created = create(
             &mut registry,

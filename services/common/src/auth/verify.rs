@@ -48,12 +48,21 @@ impl Verifier {
         audience: impl Into<String>,
         keys: Vec<PublicKey>,
     ) -> Self {
+        Self::build(issuer.into(), audience.into(), keys, None)
+    }
+
+    fn build(
+        issuer: String,
+        audience: String,
+        keys: Vec<PublicKey>,
+        refresh: Option<Refresh>,
+    ) -> Self {
         Self {
             inner: Arc::new(VerifierInner {
-                issuer: issuer.into(),
-                audience: audience.into(),
+                issuer,
+                audience,
                 keys: RwLock::new(keys.into_iter().map(|k| (k.kid().to_owned(), k)).collect()),
-                refresh: None,
+                refresh,
             }),
         }
     }
@@ -68,18 +77,12 @@ impl Verifier {
         source: std::sync::Arc<dyn KeySource>,
         min_interval: Duration,
     ) -> Self {
-        Self {
-            inner: Arc::new(VerifierInner {
-                issuer: issuer.into(),
-                audience: audience.into(),
-                keys: RwLock::new(keys.into_iter().map(|k| (k.kid().to_owned(), k)).collect()),
-                refresh: Some(Refresh {
-                    source,
-                    min_interval,
-                    last: tokio::sync::Mutex::new(None),
-                }),
-            }),
-        }
+        let refresh = Refresh {
+            source,
+            min_interval,
+            last: tokio::sync::Mutex::new(None),
+        };
+        Self::build(issuer.into(), audience.into(), keys, Some(refresh))
     }
 
     /// Adds (or replaces) a key, for rotation.

@@ -448,8 +448,10 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
 
     // Mail outbox.
     async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<()>;
-    /// Unsent mail whose next attempt is due, oldest first.
-    async fn due_mail(&self, limit: u64) -> StoreResult<Vec<OutboxMail>>;
+    /// Claims unsent mail whose next attempt is due, oldest first: each is
+    /// leased for `lease` (its next attempt moved ahead), so concurrent
+    /// senders never take the same mail.
+    async fn due_mail(&self, limit: u64, lease: chrono::Duration) -> StoreResult<Vec<OutboxMail>>;
     async fn mail_sent(&self, id: i64) -> StoreResult<()>;
     /// Records a failed attempt; `retry_at: None` gives up (permanent failure).
     async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<Time>) -> StoreResult<()>;

@@ -237,8 +237,8 @@ impl UsersStore for SeaOrmStore {
     async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<()> {
         outbox::enqueue_mail(&self.db, mail).await
     }
-    async fn due_mail(&self, limit: u64) -> StoreResult<Vec<OutboxMail>> {
-        outbox::due_mail(&self.db, limit).await
+    async fn due_mail(&self, limit: u64, lease: chrono::Duration) -> StoreResult<Vec<OutboxMail>> {
+        outbox::due_mail(&self.db, limit, lease).await
     }
     async fn mail_sent(&self, id: i64) -> StoreResult<()> {
         outbox::mail_sent(&self.db, id).await

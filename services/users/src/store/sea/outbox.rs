@@ -42,14 +42,38 @@ fn pending() -> sea_orm::Select<mail_outbox::Entity> {
         .filter(mail_outbox::Column::FailedAt.is_null())
 }
 
-pub(super) async fn due_mail(db: &DatabaseConnection, limit: u64) -> StoreResult<Vec<OutboxMail>> {
+/// Claims due mail: each row's next attempt moves `lease` ahead with a
+/// compare-and-set, so with several replicas each mail goes to one sender,
+/// and a sender that dies mid-send leaves it to another after the lease.
+pub(super) async fn due_mail(
+    db: &DatabaseConnection,
+    limit: u64,
+    lease: chrono::Duration,
+) -> StoreResult<Vec<OutboxMail>> {
+    let now = Utc::now();
     let due = pending()
-        .filter(mail_outbox::Column::NextAttemptAt.lte(Utc::now()))
+        .filter(mail_outbox::Column::NextAttemptAt.lte(now))
         .order_by_asc(mail_outbox::Column::Id)
         .limit(limit)
         .all(db)
         .await?;
-    Ok(due
+    let mut claimed = Vec::with_capacity(due.len());
+    for m in due {
+        let won = mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::NextAttemptAt, Expr::value(now + lease))
+            .filter(mail_outbox::Column::Id.eq(m.id))
+            .filter(mail_outbox::Column::NextAttemptAt.eq(m.next_attempt_at))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::FailedAt.is_null())
+            .exec(db)
+            .await?
+            .rows_affected
+            == 1;
+        if won {
+            claimed.push(m);
+        }
+    }
+    Ok(claimed
         .into_iter()
         .map(|m| OutboxMail {
             id: m.id,

@@ -31,15 +31,27 @@ async fn a_reset_token_works_once() {
         assert!(!s.session_live("s1").await.unwrap());
 
         // Both mails were queued; one fails for good, one is retried later.
-        let due = s.due_mail(10).await.unwrap();
+        let due = s.due_mail(10, Duration::minutes(5)).await.unwrap();
         assert_eq!(due.len(), 2);
+        // Claimed: another sender gets nothing until the lease ends.
+        assert!(
+            s.due_mail(10, Duration::minutes(5))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         s.mail_failed(due[0].id, "refused", None).await.unwrap();
         // Whole seconds: PostgreSQL keeps microseconds.
         let retry = (Utc::now() + Duration::minutes(5)).trunc_subsecs(0);
         s.mail_failed(due[1].id, "timeout", Some(retry))
             .await
             .unwrap();
-        assert!(s.due_mail(10).await.unwrap().is_empty());
+        assert!(
+            s.due_mail(10, Duration::minutes(5))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(s.next_mail_due().await.unwrap(), Some(retry));
     })
     .await;
