@@ -1,0 +1,173 @@
+//! Users service: monthly job and storage quotas, reserved and released by Jobs.
+
+use fedimpute_proto::users as pb;
+use fedimpute_tests::{
+    backends,
+    harness::users::{TestUsers, as_component, with_token},
+};
+use tonic::Code;
+
+fn reserve(user_id: i64, kind: pb::QuotaKind, amount: i64, id: &str) -> pb::ReserveQuotaRequest {
+    pb::ReserveQuotaRequest {
+        user_id,
+        kind: kind as i32,
+        amount,
+        reservation_id: id.into(),
+    }
+}
+
+#[tokio::test]
+async fn quotas_are_reserved_atomically_idempotently_and_released() {
+    for db in backends().await {
+        let backend = db.backend;
+        let users = TestUsers::spawn(db).await;
+        let jobs = users.auth().jobs.token();
+        let (user, token) = users.researcher("quota-user").await;
+        let mut client = users.client().await;
+        let jobs_kind = pb::QuotaKind::Jobs;
+
+        for i in 1..=10 {
+            let reply = client
+                .reserve_quota(as_component(
+                    reserve(user.id, jobs_kind, 1, &format!("job-{i}")),
+                    &jobs,
+                    None,
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{backend}: reserve job-{i}: {e:?}"))
+                .into_inner();
+            assert!(reply.created, "{backend}");
+            assert_eq!(reply.quota.expect("a quota").monthly_jobs_used, i);
+        }
+        let over = client
+            .reserve_quota(as_component(
+                reserve(user.id, jobs_kind, 1, "job-11"),
+                &jobs,
+                None,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(over.code(), Code::ResourceExhausted, "{backend}: {over:?}");
+
+        let again = client
+            .reserve_quota(as_component(
+                reserve(user.id, jobs_kind, 1, "job-3"),
+                &jobs,
+                None,
+            ))
+            .await
+            .expect("a retried reservation succeeds")
+            .into_inner();
+        assert!(!again.created, "{backend}");
+        assert_eq!(again.quota.expect("a quota").monthly_jobs_used, 10);
+
+        let release = |id: &str| {
+            as_component(
+                pb::ReleaseQuotaRequest {
+                    reservation_id: id.into(),
+                },
+                &jobs,
+                None,
+            )
+        };
+        let released = client
+            .release_quota(release("job-3"))
+            .await
+            .expect("release")
+            .into_inner();
+        assert!(released.released, "{backend}");
+        let released = client
+            .release_quota(release("job-3"))
+            .await
+            .expect("release again")
+            .into_inner();
+        assert!(!released.released, "{backend}");
+
+        let reply = client
+            .reserve_quota(as_component(
+                reserve(user.id, jobs_kind, 1, "job-12"),
+                &jobs,
+                None,
+            ))
+            .await
+            .expect("a freed slot is reserved")
+            .into_inner();
+        assert!(reply.created);
+
+        let quota = client
+            .get_my_quota(with_token(pb::GetMyQuotaRequest {}, &token))
+            .await
+            .expect("my quota")
+            .into_inner()
+            .quota
+            .expect("a quota");
+        assert_eq!(quota.monthly_jobs_used, 10, "{backend}: {quota:?}");
+        assert_eq!(quota.monthly_job_limit, 10, "{backend}");
+        assert_eq!(
+            quota.period,
+            chrono::Utc::now().format("%Y-%m").to_string(),
+            "{backend}"
+        );
+        assert_eq!(quota.storage_limit_bytes, 1 << 30, "{backend}");
+
+        // Storage: over the 1 GiB limit.
+        let too_big = client
+            .reserve_quota(as_component(
+                reserve(user.id, pb::QuotaKind::Storage, 2 << 30, "file-1"),
+                &jobs,
+                None,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            too_big.code(),
+            Code::ResourceExhausted,
+            "{backend}: {too_big:?}"
+        );
+        let fits = client
+            .reserve_quota(as_component(
+                reserve(user.id, pb::QuotaKind::Storage, 1 << 20, "file-2"),
+                &jobs,
+                None,
+            ))
+            .await
+            .expect("a small file fits")
+            .into_inner();
+        assert_eq!(
+            fits.quota.expect("a quota").storage_used_bytes,
+            1 << 20,
+            "{backend}"
+        );
+
+        // Concurrency: 20 distinct reservations for a fresh user, limit 10.
+        let (fresh, fresh_token) = users.researcher("quota-racer").await;
+        let calls = (0..20).map(|i| {
+            let mut client = client.clone();
+            let jobs = jobs.clone();
+            async move {
+                client
+                    .reserve_quota(as_component(
+                        reserve(fresh.id, jobs_kind, 1, &format!("race-{i}")),
+                        &jobs,
+                        None,
+                    ))
+                    .await
+            }
+        });
+        let results = futures::future::join_all(calls).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 10, "{backend}: {results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(r.code(), Code::ResourceExhausted, "{backend}: {r:?}");
+        }
+        let quota = client
+            .get_my_quota(with_token(pb::GetMyQuotaRequest {}, &fresh_token))
+            .await
+            .expect("my quota")
+            .into_inner()
+            .quota
+            .expect("a quota");
+        assert_eq!(quota.monthly_jobs_used, 10, "{backend}");
+        users.shutdown().await;
+    }
+}
