@@ -122,9 +122,15 @@ impl JwksFromUsers {
 #[tonic::async_trait]
 impl KeySource for JwksFromUsers {
     async fn fetch(&self) -> Result<Vec<PublicKey>, String> {
-        let mut client = UsersServiceClient::connect(self.url.clone())
+        let endpoint = tonic::transport::Endpoint::from_shared(self.url.clone())
+            .map_err(|e| format!("users service at {}: {e}", self.url))?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .timeout(std::time::Duration::from_secs(5));
+        let channel = endpoint
+            .connect()
             .await
             .map_err(|e| format!("users service at {}: {e}", self.url))?;
+        let mut client = UsersServiceClient::new(channel);
         let keys = client
             .get_jwks(GetJwksRequest {})
             .await

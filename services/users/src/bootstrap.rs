@@ -59,8 +59,14 @@ pub(crate) async fn ensure_admin(users: &Users, bootstrap: &Bootstrap) -> Result
     }
     let user = match users.create_account(account).await {
         Ok(user) => user,
-        // Another replica created it first.
-        Err(Error::AlreadyExists(_)) => return Ok(()),
+        // Another replica created it first: the file we wrote names a
+        // password that was never set.
+        Err(Error::AlreadyExists(_)) => {
+            if generated {
+                let _ = std::fs::remove_file(&bootstrap.password_file);
+            }
+            return Ok(());
+        }
         Err(Error::Invalid(problems)) => {
             return Err(Error::Internal(format!(
                 "FEDIMPUTE_ADMIN_PASSWORD is refused by the password policy: {}",
@@ -73,6 +79,15 @@ pub(crate) async fn ensure_admin(users: &Users, bootstrap: &Bootstrap) -> Result
         }
         Err(e) => return Err(e),
     };
+    users
+        .audit(
+            &fedimpute_common::auth::Origin::default(),
+            None,
+            "admin_bootstrapped",
+            ("user", user.id.to_string()),
+            format!("first admin {} created at start", user.username),
+        )
+        .await;
     if generated {
         tracing::warn!(username = %user.username, file = %bootstrap.password_file.display(), "created the first admin; its generated password is in the file (read it, then delete it)");
     } else {

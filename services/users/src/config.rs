@@ -108,7 +108,7 @@ pub struct MailSettings {
 }
 
 /// The first administrator, created on first start when there are no users.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Bootstrap {
     /// The admin's password; unset: a random one is generated and written
     /// to `password_file` (mode 0600).
@@ -116,4 +116,18 @@ pub struct Bootstrap {
     pub admin_username: String,
     pub admin_email: String,
     pub password_file: PathBuf,
+}
+
+impl std::fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("admin_username", &self.admin_username)
+            .field("admin_email", &self.admin_email)
+            .field("password_file", &self.password_file)
+            .finish()
+    }
 }

@@ -77,7 +77,10 @@ impl From<StoreError> for Error {
             StoreError::Conflict(name) => Self::AlreadyExists(match name.as_str() {
                 "users_username_key" => "this username is taken".to_owned(),
                 "users_email_key" => "an account with this email exists".to_owned(),
-                other => format!("already exists ({other})"),
+                other => {
+                    tracing::warn!(constraint = other, "unexpected unique violation");
+                    "it already exists".to_owned()
+                }
             }),
             StoreError::Db(e) => Self::Db(e),
         }

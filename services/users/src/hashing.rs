@@ -47,8 +47,17 @@ impl Hasher {
         let (password, cost) = (password.to_owned(), self.cost);
         let stored = stored.map(str::to_owned);
         self.run(move || match stored {
-            Some(stored) => fedimpute_passwords::verify(&password, &stored, cost)
-                .map_err(|e| Error::Internal(format!("stored password hash unusable: {e}"))),
+            // An unusable stored hash (a Django `!` password, a foreign
+            // scheme) answers like a wrong password, after the same work.
+            Some(stored) => Ok(fedimpute_passwords::verify(&password, &stored, cost)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "a stored password hash cannot be used: the account cannot sign in by password");
+                    fedimpute_passwords::dummy_verify(&password, cost);
+                    Verified {
+                        matches: false,
+                        needs_rehash: false,
+                    }
+                })),
             None => {
                 fedimpute_passwords::dummy_verify(&password, cost);
                 Ok(Verified {

@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use fedimpute_common::mail::{MailError, Mailer, OutgoingMail};
+use fedimpute_common::{
+    crypto::Keyring,
+    mail::{MailError, Mailer, OutgoingMail},
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +30,7 @@ pub(crate) enum Delivery {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     store: Arc<dyn UsersStore>,
+    keyring: Keyring,
     delivery: Delivery,
     settings: MailSettings,
     wake: Arc<Notify>,
@@ -39,12 +43,14 @@ const SEND_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 impl Outbox {
     pub(crate) fn new(
         store: Arc<dyn UsersStore>,
+        keyring: Keyring,
         delivery: Delivery,
         settings: MailSettings,
         wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
+            keyring,
             delivery,
             settings,
             wake,
@@ -95,7 +101,21 @@ impl Outbox {
         }
     }
 
-    async fn deliver(&self, mail: OutboxMail) {
+    async fn deliver(&self, mut mail: OutboxMail) {
+        match open(&self.keyring, &mail.body) {
+            Ok(body) => mail.body = body,
+            Err(e) => {
+                tracing::error!(id = mail.id, error = %e, "a queued mail cannot be opened; giving it up");
+                if let Err(e) = self
+                    .store
+                    .mail_failed(mail.id, "cannot be opened", None)
+                    .await
+                {
+                    tracing::error!(error = %e, id = mail.id, "cannot record a mail delivery");
+                }
+                return;
+            }
+        }
         let result = match &self.delivery {
             Delivery::Smtp(mailer) => {
                 mailer
@@ -127,6 +147,20 @@ impl Outbox {
             tracing::error!(error = %e, id = mail.id, "cannot record a mail delivery");
         }
     }
+}
+
+const MAIL_CONTEXT: &[u8] = b"mail-outbox";
+
+/// Seals a mail body for the outbox (bodies may hold reset links).
+pub(crate) fn seal(keyring: &Keyring, body: &str) -> String {
+    keyring.seal(body.as_bytes(), MAIL_CONTEXT)
+}
+
+fn open(keyring: &Keyring, sealed: &str) -> Result<String, String> {
+    let clear = keyring
+        .open(sealed, MAIL_CONTEXT)
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(clear).map_err(|e| e.to_string())
 }
 
 fn backoff(base: Duration, attempts: i32) -> chrono::Duration {

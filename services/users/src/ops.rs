@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     domain::account::{email, username},
-    store::{NewGrant, NewUser, Revoke, SeaOrmStore, UserFilter, UsersStore},
+    store::{NewAudit, NewGrant, NewUser, Revoke, SeaOrmStore, UserFilter, UsersStore},
     users::Users,
 };
 
@@ -31,6 +31,27 @@ fn check(password: &str, who: PolicyContext<'_>) -> Result<(), String> {
 
 fn hash(password: &str, cost: u32) -> Result<String, String> {
     fedimpute_passwords::hash(password, cost).map_err(|e| e.to_string())
+}
+
+/// Operator actions are audited like admin actions, as the CLI.
+async fn audit(
+    store: &SeaOrmStore,
+    action: &str,
+    user_id: i64,
+    details: String,
+) -> Result<(), String> {
+    store
+        .audit(NewAudit {
+            user_id: None,
+            action: action.to_owned(),
+            resource_type: "user".into(),
+            resource_id: user_id.to_string(),
+            details,
+            ip_address: String::new(),
+            user_agent: "fedimpute admin (operator command)".into(),
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn account(store: &SeaOrmStore, name: &str) -> Result<crate::store::UserRecord, String> {
@@ -88,6 +109,13 @@ pub async fn create_user(
         })
         .await
         .map_err(|e| e.to_string())?;
+    audit(
+        store,
+        "user_created",
+        user.id,
+        format!("username {}", user.username),
+    )
+    .await?;
     Ok(user.id)
 }
 
@@ -112,7 +140,12 @@ pub async fn set_password(
         .set_password(user.id, &hash(password, cost)?, Some(Revoke::All))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(())
+    // An operator's reset also lifts a lockout.
+    store
+        .clear_failures(&format!("account:{}", user.id))
+        .await
+        .map_err(|e| e.to_string())?;
+    audit(store, "password_set", user.id, "every session ended".into()).await
 }
 
 pub async fn set_roles(
@@ -135,7 +168,8 @@ pub async fn set_roles(
         .set_grants(user.id, &grants)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(())
+    let summary: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
+    audit(store, "roles_set", user.id, summary.join(", ")).await
 }
 
 /// One line per account: id, username, email, active, roles.

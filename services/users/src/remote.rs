@@ -141,7 +141,25 @@ pub(crate) async fn verify(
         .map_err(|e| Error::Unavailable(format!("the service cannot be reached: {e}")))?;
     let status = response.status();
     let body = read_limited(response, 64 * 1024).await.unwrap_or_default();
-    judge(service.api_type, status, &body)
+    let mut verdict = judge(service.api_type, status, &body)?;
+    verdict.error = scrub(&verdict.error, secret);
+    Ok(verdict)
+}
+
+/// A remote's reason, as stored and audited: bounded, one line, and never
+/// the secret itself (a remote may echo what it was sent).
+fn scrub(reason: &str, secret: &SecretParts) -> String {
+    let mut text: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    for part in [&secret.api_token, &secret.client_secret, &secret.password] {
+        if part.len() >= 4 {
+            text = text.replace(part.as_str(), "<redacted>");
+        }
+    }
+    text
 }
 
 fn judge(api_type: rpb::ApiType, status: reqwest::StatusCode, body: &[u8]) -> Result<Verification> {

@@ -40,6 +40,18 @@ pub enum StartError {
     Bootstrap(String),
 }
 
+/// Methods that need no access token: a stale one attached (a client whose
+/// token just expired) must not stop them.
+const TOKEN_FREE_METHODS: &[&str] = &[
+    "/fedimpute.users.v1.UsersService/Register",
+    "/fedimpute.users.v1.UsersService/Login",
+    "/fedimpute.users.v1.UsersService/RefreshToken",
+    "/fedimpute.users.v1.UsersService/Logout",
+    "/fedimpute.users.v1.UsersService/RequestPasswordReset",
+    "/fedimpute.users.v1.UsersService/ConfirmPasswordReset",
+    "/fedimpute.users.v1.UsersService/GetJwks",
+];
+
 /// A built, bound users service.
 #[derive(Debug)]
 pub struct Application {
@@ -86,7 +98,13 @@ impl Application {
             (None, true) => Delivery::Log,
             (None, false) => Delivery::Hold,
         };
-        let outbox = Outbox::new(store.clone(), delivery, settings.mail.clone(), wake);
+        let outbox = Outbox::new(
+            store.clone(),
+            settings.keyring.clone(),
+            delivery,
+            settings.mail.clone(),
+            wake,
+        );
 
         let tokens = &settings.tokens;
         let mut keys = vec![tokens.signer.public_key().clone()];
@@ -98,11 +116,14 @@ impl Application {
             settings.grace,
         )
         .await?
-        .add_service(Authenticated::new(
-            UsersServiceServer::new(UsersApi::new(users)),
-            verifier,
-            settings.services.clone(),
-        ));
+        .add_service(
+            Authenticated::new(
+                UsersServiceServer::new(UsersApi::new(users)),
+                verifier,
+                settings.services.clone(),
+            )
+            .tolerate_bad_tokens_on(TOKEN_FREE_METHODS),
+        );
         tracing::info!(addr = %server.local_addr(), database = %redacted, "users bound");
         Ok(Self {
             server,
@@ -140,10 +161,20 @@ impl Application {
     }
 }
 
-/// Deletes audit entries past retention, once at start and then daily.
+/// Deletes audit entries past retention, and sessions, tokens, throttle
+/// rows and sent mail that ended more than a week ago; once at start and
+/// then daily.
 async fn prune_audit(store: Arc<dyn UsersStore>, retention: Duration, cancel: CancellationToken) {
     let day = Duration::from_secs(24 * 3600);
     loop {
+        match store
+            .purge_expired(Utc::now() - chrono::Duration::days(7))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned ended sessions, tokens and sent mail"),
+            Err(e) => tracing::error!(error = %e, "cannot prune expired rows"),
+        }
         let cutoff = Utc::now()
             - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(365));
         match store.purge_audit(cutoff).await {

@@ -23,6 +23,26 @@ impl fmt::Display for Backend {
     }
 }
 
+/// The first column of each row of `sql`, as text (NULL as "").
+pub async fn query_texts(db: &TestDb, sql: &str) -> Vec<String> {
+    let conn = Database::connect(&db.url).await.expect("connect to the db");
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("the query runs");
+    conn.close().await.ok();
+    rows.iter()
+        .map(|row| {
+            row.try_get_by_index::<Option<String>>(0)
+                .expect("a text column")
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// One test database.
 #[derive(Debug)]
 pub struct TestDb {

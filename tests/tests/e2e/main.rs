@@ -16,6 +16,7 @@ mod telemetry;
 mod users_admin;
 mod users_auth;
 mod users_credentials;
+mod users_hardening;
 mod users_matrix;
 mod users_platform;
 mod users_quotas;

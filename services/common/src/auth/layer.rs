@@ -1,6 +1,10 @@
 //! The authentication wrapper around every fedimpute gRPC service: verifies
 //! the end user's bearer token (fetching rotated keys when needed) and the
 //! calling component's service token, and records where the call came from.
+//! A bad bearer token refuses the call (a client learns at once that its
+//! token is bad), except on the methods named as tolerant, where it is
+//! recorded as [`Caller::Invalid`]: refreshing with an expired access token
+//! still attached must work. A bad service token always refuses the call.
 //! Handlers read the results with [`caller_of`] and [`origin_of`].
 
 use std::{
@@ -39,6 +43,7 @@ pub struct Authenticated<S> {
     inner: S,
     verifier: Verifier,
     services: ServiceKeys,
+    tolerant: &'static [&'static str],
 }
 
 impl<S> Authenticated<S> {
@@ -47,7 +52,15 @@ impl<S> Authenticated<S> {
             inner,
             verifier,
             services,
+            tolerant: &[],
         }
+    }
+
+    /// Methods (`/package.Service/Method`) on which a bad bearer token does
+    /// not refuse the call.
+    pub fn tolerate_bad_tokens_on(mut self, methods: &'static [&'static str]) -> Self {
+        self.tolerant = methods;
+        self
     }
 }
 
@@ -77,6 +90,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let services = self.services.clone();
+        let tolerant = self.tolerant.contains(&request.uri().path());
         let headers = request.headers().clone();
         let peer = request
             .extensions()
@@ -86,6 +100,10 @@ where
             .unwrap_or_default();
         Box::pin(async move {
             match identify(&verifier, &services, headers, peer).await {
+                Ok((Caller::Invalid(reason), _)) if !tolerant => Ok(
+                    tonic::Status::unauthenticated(format!("invalid access token: {reason}"))
+                        .into_http(),
+                ),
                 Ok((caller, origin)) => {
                     let extensions = request.extensions_mut();
                     extensions.insert(caller);
@@ -109,7 +127,7 @@ async fn identify(
         None => None,
     };
     let metadata = tonic::metadata::MetadataMap::from_headers(headers);
-    let caller = verifier.caller(&metadata).await?;
+    let caller = verifier.caller(&metadata).await;
     let headers = metadata.into_headers();
     let from_gateway = component == Some(Component::Gateway);
     let trusted = |name| from_gateway.then(|| header(&headers, name)).flatten();

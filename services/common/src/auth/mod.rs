@@ -117,6 +117,10 @@ impl Claims {
 pub enum Caller {
     Anonymous,
     User(Arc<Claims>),
+    /// A bearer token was sent and refused (expired, forged...), on a method
+    /// that tolerates it (see [`Authenticated::tolerate_bad_tokens_on`]):
+    /// calls that need a user answer `Unauthenticated` with the reason.
+    Invalid(String),
 }
 
 impl Caller {
@@ -124,7 +128,7 @@ impl Caller {
     pub fn user_id(&self) -> Option<i64> {
         match self {
             Self::User(claims) => claims.sub.parse().ok(),
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Invalid(_) => None,
         }
     }
 
@@ -133,6 +137,7 @@ impl Caller {
         match self {
             Self::User(claims) => Ok(claims),
             Self::Anonymous => Err(AuthError::Missing),
+            Self::Invalid(reason) => Err(AuthError::Invalid(reason.clone())),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! user's `authorization`, so the gateway can forward a user's call and say
 //! who forwarded it. An end user cannot forge one: the private keys never
 //! leave their component, and a key only speaks for the component it is
-//! registered under. See docs/auth.md.
+//! registered under. See docs/users.md.
 
 use std::{
     collections::HashMap,

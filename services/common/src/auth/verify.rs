@@ -180,14 +180,19 @@ impl Verifier {
     }
 
     /// The caller of a gRPC request: anonymous without `authorization`,
-    /// refused with a bad one.
-    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
-        match bearer(metadata)? {
-            None => Ok(Caller::Anonymous),
-            Some(token) => self
-                .verify_fresh(token)
-                .await
-                .map(|claims| Caller::User(Arc::new(claims))),
+    /// [`Caller::Invalid`] with a bad one.
+    pub async fn caller(&self, metadata: &MetadataMap) -> Caller {
+        let verified = match bearer(metadata) {
+            Ok(None) => return Caller::Anonymous,
+            Ok(Some(token)) => self.verify_fresh(token).await,
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(claims) => Caller::User(Arc::new(claims)),
+            Err(AuthError::Invalid(reason)) => Caller::Invalid(reason),
+            Err(other @ (AuthError::Missing | AuthError::Forbidden(_))) => {
+                Caller::Invalid(other.to_string())
+            }
         }
     }
 }

@@ -11,8 +11,10 @@ use fedimpute_proto::users as pb;
 
 use crate::store::{NewGrant, ProfilePatch, UserFilter, UserPatch};
 
-/// Parses a username: 3–150 characters of letters, digits and `@.+-_`, not
-/// all digits (ids and usernames share the `/users/{id}` space).
+/// Parses a username: 3–150 characters of letters, digits and `.+-_`, not
+/// all digits (ids and usernames share the `/users/{id}` space), and no `@`:
+/// a login is a username or an email, so no username may look like an
+/// email someone else owns (legacy accounts imported with one keep it).
 pub fn username(raw: &str) -> Result<String, String> {
     let name = raw.trim();
     let count = name.chars().count();
@@ -21,9 +23,9 @@ pub fn username(raw: &str) -> Result<String, String> {
     }
     if !name
         .chars()
-        .all(|c| c.is_alphanumeric() || combining_mark(c) || "@.+-_".contains(c))
+        .all(|c| c.is_alphanumeric() || combining_mark(c) || ".+-_".contains(c))
     {
-        return Err("may contain only letters, digits and @ . + - _".into());
+        return Err("may contain only letters, digits and . + - _".into());
     }
     if name.chars().all(|c| c.is_ascii_digit()) {
         return Err("must not be all digits".into());
@@ -421,6 +423,7 @@ mod tests {
         assert!(username("ab").is_err());
         assert!(username("12345").is_err());
         assert!(username("a b c").is_err());
+        assert!(username("victim@example.org").is_err());
         assert!(email("ada@example.org").is_ok());
         for bad in [
             "ada",

@@ -91,8 +91,14 @@ impl TryFrom<pb::PutMyCredentialRequest> for CredentialSpec {
                 CredentialType::ApiToken
             }
         };
+        // Tokens and ids lose surrounding spaces (a paste artefact); a
+        // password is kept exactly as given.
         let mut required = |field: &str, value: String| {
-            let value = value.trim().to_owned();
+            let value = if field == "password" {
+                value
+            } else {
+                value.trim().to_owned()
+            };
             if value.is_empty() {
                 v.add(
                     field,
@@ -145,7 +151,7 @@ impl TryFrom<pb::PutMyCredentialRequest> for CredentialSpec {
 
 impl CredentialSpec {
     /// A masked hint that helps a user tell credentials apart without
-    /// revealing them: `abcd…wxyz` for long secrets, `…yz` for short ones;
+    /// revealing them: `…wxyz` for secrets of 24 characters or more;
     /// basic auth shows the username.
     pub fn hint(&self) -> String {
         match self.kind {
@@ -156,14 +162,12 @@ impl CredentialSpec {
     }
 }
 
+/// The last four characters of a secret of 24 or more, else nothing: enough
+/// to tell two tokens apart, too little to help guess one.
 fn mask(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    if chars.len() >= 16 {
-        let head: String = chars[..4].iter().collect();
+    if chars.len() >= 24 {
         let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{head}…{tail}")
-    } else if chars.len() >= 8 {
-        let tail: String = chars[chars.len() - 2..].iter().collect();
         format!("…{tail}")
     } else {
         "…".to_owned()
@@ -183,7 +187,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(spec.kind, CredentialType::ApiToken);
-        assert_eq!(spec.hint(), "eyJh…ture");
+        assert_eq!(spec.hint(), "…ture");
         assert!(!format!("{spec:?}").contains("payload"));
 
         let oauth = CredentialSpec::try_from(pb::PutMyCredentialRequest {

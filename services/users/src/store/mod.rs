@@ -180,6 +180,13 @@ pub enum Rotated {
     Refused,
 }
 
+/// Replacing a verified hash by a new one.
+#[derive(Clone, Copy, Debug)]
+pub struct Rehash<'a> {
+    pub verified: &'a str,
+    pub new: &'a str,
+}
+
 /// Which sessions to revoke.
 #[derive(Clone, Debug)]
 pub enum Revoke<'a> {
@@ -283,8 +290,11 @@ pub const STORAGE: &str = "storage";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reserved {
     Created,
-    /// This reservation id exists already; nothing changed.
+    /// This reservation id exists already for the same user, kind and
+    /// amount; nothing changed.
     Existing,
+    /// This reservation id exists for another user, kind or amount.
+    Mismatch,
     /// `used + amount` would exceed `limit`; nothing changed.
     Exceeded {
         used: i64,
@@ -333,8 +343,10 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
         hash: &str,
         revoke: Option<Revoke<'_>>,
     ) -> StoreResult<bool>;
-    /// Stamps `last_login`, replacing the hash when one is given (rehash).
-    async fn record_login(&self, id: i64, rehash: Option<&str>) -> StoreResult<()>;
+    /// Stamps `last_login`, and replaces the hash when a rehash is given,
+    /// only if the stored hash is still the one verified (a password change
+    /// meanwhile wins).
+    async fn record_login(&self, id: i64, rehash: Option<Rehash<'_>>) -> StoreResult<()>;
 
     // Roles.
     async fn grants(&self, user_id: i64) -> StoreResult<Vec<GrantRecord>>;
@@ -343,7 +355,10 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn set_grants(&self, user_id: i64, grants: &[NewGrant]) -> StoreResult<Vec<GrantRecord>>;
 
     // Sessions and refresh tokens (stored as hashes).
-    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// Creates the session only if the user is active and their hash is
+    /// still `verified_hash` (or its rehash): a login racing a deactivation
+    /// or a password change gets no session. False when refused.
+    async fn create_session(&self, session: NewSession, verified_hash: &str) -> StoreResult<bool>;
     /// Spends `old_hash` and stores `new_hash` in the same session, atomically.
     async fn rotate_refresh(
         &self,
@@ -370,7 +385,7 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<u64>;
 
     // Password resets.
-    /// Stores the token (voiding the user's earlier unused ones) and queues
+    /// Stores the token (earlier unused ones stay valid) and queues
     /// the mail, in one transaction.
     async fn create_reset(
         &self,
@@ -381,8 +396,8 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// The user of an unused, unexpired reset token.
     async fn reset_user(&self, token_hash: &str) -> StoreResult<Option<UserRecord>>;
-    /// Spends the token, sets the hash and revokes every session, in one
-    /// transaction; `None` when the token was spent or expired meanwhile.
+    /// Spends the token (and every other outstanding one of the user), sets
+    /// the hash and revokes every session, in one transaction; `None` when the token was spent or expired meanwhile.
     async fn consume_reset(&self, token_hash: &str, new_hash: &str) -> StoreResult<Option<i64>>;
 
     // Login throttling.
@@ -442,6 +457,11 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
         limit: i64,
         reservation_id: &str,
     ) -> StoreResult<Reserved>;
+    /// Deletes what has outlived its use: sessions expired or revoked before
+    /// `before` (with their refresh tokens), reset tokens expired before it,
+    /// throttle rows whose window and lock ended before it, and mail sent or
+    /// failed before it. Returns the rows deleted.
+    async fn purge_expired(&self, before: Time) -> StoreResult<u64>;
     /// Gives a reservation back (to the period it was taken in); false when
     /// unknown or already released.
     async fn release(&self, reservation_id: &str) -> StoreResult<bool>;
@@ -452,6 +472,7 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     /// leased for `lease` (its next attempt moved ahead), so concurrent
     /// senders never take the same mail.
     async fn due_mail(&self, limit: u64, lease: chrono::Duration) -> StoreResult<Vec<OutboxMail>>;
+    /// Marks the mail sent and blanks its body (it may hold a reset link).
     async fn mail_sent(&self, id: i64) -> StoreResult<()>;
     /// Records a failed attempt; `retry_at: None` gives up (permanent failure).
     async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<Time>) -> StoreResult<()>;

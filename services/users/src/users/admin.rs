@@ -277,13 +277,22 @@ impl Users {
         let limit = v
             .check("page_size", account::page_size(r.page_size))
             .unwrap_or(100);
+        let mut time = |field: &str, t: &Option<prost_types::Timestamp>| {
+            let parsed = t.as_ref().map(timestamp);
+            if parsed == Some(None) {
+                v.add(field, "is not a valid time");
+            }
+            parsed.flatten()
+        };
+        let start = time("start_time", &r.start_time);
+        let end = time("end_time", &r.end_time);
         v.finish()?;
         let action = r.action.trim();
         let filter = AuditFilter {
             user_id: r.user_id,
             action: (!action.is_empty()).then(|| action.to_owned()),
-            start: r.start_time.as_ref().and_then(timestamp),
-            end: r.end_time.as_ref().and_then(timestamp),
+            start,
+            end,
             before_id: before.map(|t| t.0),
             limit: limit + 1,
         };

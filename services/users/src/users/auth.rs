@@ -1,21 +1,21 @@
 //! Signing in and out: login with throttling, refresh-token rotation,
 //! logout, password change and reset.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use fedimpute_common::auth::{AuthError, Caller, Origin, random_id};
 use fedimpute_proto::users as pb;
 
-use super::{Users, context};
+use super::{
+    Users, context,
+    throttle::{Keys, account_key},
+};
 use crate::{
     error::{Error, Result},
-    store::{NewMail, NewSession, Revoke, Rotated, UserRecord},
+    store::{NewSession, Rehash, Revoke, Rotated, UserRecord},
     tokens::{random_token, token_hash},
 };
 
 /// What a successful login or refresh returns.
-#[derive(Debug)]
 pub(crate) struct Issued {
     pub(crate) access_token: String,
     pub(crate) refresh_token: String,
@@ -24,90 +24,38 @@ pub(crate) struct Issued {
     pub(crate) user: pb::User,
 }
 
-const MAX_DELAY: Duration = Duration::from_secs(5);
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("user", &self.user.id)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Users {
-    fn throttle_keys(login: &str, origin: &Origin) -> (String, Option<String>) {
-        let account = format!("account:{}", login.trim().to_lowercase());
-        let address =
-            (!origin.client_addr.is_empty()).then(|| format!("addr:{}", origin.client_addr));
-        (account, address)
-    }
-
-    /// `ResourceExhausted` when the account or the address is locked.
-    async fn check_locks(&self, keys: &[String]) -> Result<()> {
-        let now = Utc::now();
-        let locked_until = self
-            .store
-            .throttle(keys)
-            .await?
-            .into_iter()
-            .filter_map(|(_, state)| state.locked_until)
-            .filter(|until| *until > now)
-            .max();
-        match locked_until {
-            Some(until) => {
-                let wait = (until - now).to_std().unwrap_or_default();
-                Err(Error::Exhausted {
-                    message: format!(
-                        "too many failed logins: try again in {} s",
-                        wait.as_secs().max(1)
-                    ),
-                    retry_after: Some(wait),
-                })
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Counts a failure against each key; slows the answer as failures add
-    /// up. True when a key became locked.
-    async fn record_failure(&self, keys: &[(String, u32)]) -> Result<bool> {
-        let t = &self.throttle;
-        let window = chrono::Duration::from_std(t.window).unwrap_or(chrono::Duration::minutes(15));
-        let lockout =
-            chrono::Duration::from_std(t.lockout).unwrap_or(chrono::Duration::minutes(15));
-        let mut worst = 0;
-        let mut locked = false;
-        for (key, limit) in keys {
-            let state = self
-                .store
-                .record_failure(key, window, *limit, lockout)
-                .await?;
-            worst = worst.max(state.failures);
-            locked |= state.locked_until.is_some_and(|u| u > Utc::now());
-        }
-        if worst > 2 && !t.delay_step.is_zero() {
-            let delay = t.delay_step.saturating_mul(worst - 2).min(MAX_DELAY);
-            tokio::time::sleep(delay).await;
-        }
-        Ok(locked)
-    }
-
     pub(crate) async fn login(
         &self,
         origin: &Origin,
         login: &str,
         password: &str,
     ) -> Result<Issued> {
-        let (account_key, address_key) = Self::throttle_keys(login, origin);
-        let mut keys = vec![account_key.clone()];
-        keys.extend(address_key.clone());
+        let login_key = login.trim().to_lowercase();
+        let user = self.store.user_by_login(&login_key).await?;
+        let keys = Keys::of(user.as_ref(), &login_key, origin);
+        let user_id = user.as_ref().map(|u| u.id);
+        let resource = ("user", user_id.map(|id| id.to_string()).unwrap_or_default());
         if let Err(locked) = self.check_locks(&keys).await {
             self.audit(
                 origin,
-                None,
+                user_id,
                 "login_locked",
-                ("user", String::new()),
-                format!("login attempt while locked for {}", clip(login)),
+                resource,
+                "attempt while locked".into(),
             )
             .await;
             return Err(locked);
         }
-        let user = self
-            .store
-            .user_by_login(&login.trim().to_lowercase())
-            .await?;
         let verified = self
             .hasher()
             .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -115,30 +63,41 @@ impl Users {
         let user = match user {
             Some(user) if verified.matches => user,
             Some(_) | None => {
-                let mut counted = vec![(account_key, self.throttle.account_limit)];
-                counted.extend(address_key.map(|k| (k, self.throttle.address_limit)));
-                let locked = self.record_failure(&counted).await?;
-                self.audit(
-                    origin,
-                    None,
-                    "login_failed",
-                    ("user", String::new()),
-                    format!(
-                        "failed login for {}{}",
-                        clip(login),
-                        if locked { "; now locked" } else { "" }
-                    ),
-                )
-                .await;
+                let locked = self.record_failure(&keys).await?;
+                let why = if user_id.is_some() {
+                    "wrong password"
+                } else {
+                    "no such account"
+                };
+                let details = if locked {
+                    format!("{why}; now locked")
+                } else {
+                    why.to_owned()
+                };
+                self.audit(origin, user_id, "login_failed", resource, details)
+                    .await;
                 return Err(Error::BadCredentials);
             }
         };
+        // Failures of concurrent attempts may have locked the account while
+        // this one was verified: a burst of guesses gets no success past the lock.
+        if let Err(locked) = self.check_locks(&keys).await {
+            self.audit(
+                origin,
+                user_id,
+                "login_locked",
+                resource,
+                "right password, but locked by concurrent failures".into(),
+            )
+            .await;
+            return Err(locked);
+        }
         if !user.is_active {
             self.audit(
                 origin,
                 Some(user.id),
                 "login_refused",
-                ("user", user.id.to_string()),
+                resource,
                 "the account is deactivated".into(),
             )
             .await;
@@ -151,9 +110,18 @@ impl Users {
         } else {
             None
         };
-        self.store.record_login(user.id, rehash.as_deref()).await?;
-        self.store.clear_failures(&account_key).await?;
-        let issued = self.start_session(&user, origin).await?;
+        self.store
+            .record_login(
+                user.id,
+                rehash.as_deref().map(|new| Rehash {
+                    verified: &user.password_hash,
+                    new,
+                }),
+            )
+            .await?;
+        self.store.clear_failures(&keys.account).await?;
+        let current_hash = rehash.as_deref().unwrap_or(&user.password_hash);
+        let issued = self.start_session(&user, origin, current_hash).await?;
         let detail = if rehash.is_some() {
             "password hash upgraded to bcrypt"
         } else {
@@ -163,28 +131,44 @@ impl Users {
             origin,
             Some(user.id),
             "login_success",
-            ("user", user.id.to_string()),
+            resource,
             detail.into(),
         )
         .await;
         Ok(issued)
     }
 
-    async fn start_session(&self, user: &UserRecord, origin: &Origin) -> Result<Issued> {
+    /// A new session, unless the account was deactivated or its password
+    /// changed since it was verified.
+    async fn start_session(
+        &self,
+        user: &UserRecord,
+        origin: &Origin,
+        verified_hash: &str,
+    ) -> Result<Issued> {
         let session_id = random_id();
         let refresh = random_token();
         let refresh_ttl = self.tokens.settings().refresh_ttl;
-        self.store
-            .create_session(NewSession {
-                id: session_id.clone(),
-                user_id: user.id,
-                ip_address: origin.client_addr.clone(),
-                user_agent: origin.user_agent.clone(),
-                token_hash: token_hash(&refresh),
-                expires_at: Utc::now()
-                    + chrono::Duration::from_std(refresh_ttl).unwrap_or_default(),
-            })
+        let created = self
+            .store
+            .create_session(
+                NewSession {
+                    id: session_id.clone(),
+                    user_id: user.id,
+                    ip_address: origin.client_addr.clone(),
+                    user_agent: origin.user_agent.clone(),
+                    token_hash: token_hash(&refresh),
+                    expires_at: Utc::now()
+                        + chrono::Duration::from_std(refresh_ttl).unwrap_or_default(),
+                },
+                verified_hash,
+            )
             .await?;
+        if !created {
+            return Err(Error::Unauthenticated(AuthError::Invalid(
+                "the account changed while signing in; sign in again".into(),
+            )));
+        }
         self.issue(user, &session_id, refresh).await
     }
 
@@ -244,7 +228,17 @@ impl Users {
                 .await;
                 Err(refused())
             }
-            Rotated::Refused => Err(refused()),
+            Rotated::Refused => {
+                self.audit(
+                    origin,
+                    None,
+                    "refresh_refused",
+                    ("session", String::new()),
+                    "unknown, expired or revoked refresh token".into(),
+                )
+                .await;
+                Err(refused())
+            }
         }
     }
 
@@ -297,11 +291,19 @@ impl Users {
         new: &str,
     ) -> Result<chrono::DateTime<Utc>> {
         let (claims, user) = self.me(caller).await?;
+        // Guessing the current password with a stolen access token is
+        // throttled like a login.
+        let keys = Keys {
+            account: account_key(user.id),
+            address: None,
+        };
+        self.check_locks(&keys).await?;
         let verified = self
             .hasher()
             .verify(current, Some(&user.password_hash))
             .await?;
         if !verified.matches {
+            self.record_failure(&keys).await?;
             self.audit(
                 origin,
                 Some(user.id),
@@ -341,106 +343,4 @@ impl Users {
         .await;
         Ok(Utc::now())
     }
-
-    /// Always succeeds the same way; mails a link only to an active account.
-    pub(crate) async fn request_reset(&self, origin: &Origin, email: &str) -> Result<()> {
-        let email = email.trim().to_lowercase();
-        if email.is_empty() {
-            return Err(Error::invalid("email", "is required"));
-        }
-        let user = self
-            .store
-            .user_by_email(&email)
-            .await?
-            .filter(|u| u.is_active);
-        let Some(user) = user else {
-            self.audit(
-                origin,
-                None,
-                "password_reset_requested",
-                ("user", String::new()),
-                "no active account has this address".into(),
-            )
-            .await;
-            return Ok(());
-        };
-        let token = random_token();
-        let ttl = self.tokens.settings().reset_ttl;
-        let link = format!("{}/reset-password?token={token}", self.public_url);
-        let minutes = ttl.as_secs() / 60;
-        let mail = NewMail {
-            recipient: user.email.clone(),
-            subject: "Reset your fedimpute password".into(),
-            body: format!(
-                "Hello {name},\n\nSomeone (we hope you) asked to reset the password of the fedimpute account '{username}'.\n\
-                 To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n\
-                 The link works once. If you did not ask for this, ignore this message: your password stays as it is.\n",
-                name = if user.first_name.is_empty() {
-                    &user.username
-                } else {
-                    &user.first_name
-                },
-                username = user.username,
-            ),
-        };
-        self.store
-            .create_reset(
-                user.id,
-                &token_hash(&token),
-                Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
-                mail,
-            )
-            .await?;
-        self.mail_wake.notify_one();
-        self.audit(
-            origin,
-            Some(user.id),
-            "password_reset_requested",
-            ("user", user.id.to_string()),
-            "reset link mailed".into(),
-        )
-        .await;
-        Ok(())
-    }
-
-    pub(crate) async fn confirm_reset(
-        &self,
-        origin: &Origin,
-        token: &str,
-        new: &str,
-    ) -> Result<()> {
-        let invalid = || {
-            Error::invalid(
-                "token",
-                "is not valid: it is wrong, expired or already used",
-            )
-        };
-        let hash = token_hash(token.trim());
-        let user = self.store.reset_user(&hash).await?.ok_or_else(invalid)?;
-        self.check_password("new_password", new, context(&user))?;
-        let password = self.hasher().hash(new).await?;
-        let user_id = self
-            .store
-            .consume_reset(&hash, &password)
-            .await?
-            .ok_or_else(invalid)?;
-        self.audit(
-            origin,
-            Some(user_id),
-            "password_reset_completed",
-            ("user", user_id.to_string()),
-            "every session ended".into(),
-        )
-        .await;
-        Ok(())
-    }
-}
-
-/// A login name as written to the audit log: bounded, one line.
-fn clip(login: &str) -> String {
-    login
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(150)
-        .collect()
 }

@@ -183,6 +183,17 @@ impl Users {
         r: pb::GetCredentialSecretRequest,
     ) -> Result<pb::GetCredentialSecretResponse> {
         require_component(origin, Component::Jobs)?;
+        let active = self
+            .store
+            .user(r.user_id)
+            .await?
+            .is_some_and(|u| u.is_active);
+        if !active {
+            return Err(Error::FailedPrecondition(format!(
+                "user {} does not exist or is deactivated",
+                r.user_id
+            )));
+        }
         let record = self
             .store
             .credential(r.user_id, r.service_id)

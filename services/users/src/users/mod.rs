@@ -6,12 +6,14 @@ mod admin;
 mod auth;
 mod credentials;
 mod quotas;
+mod reset;
+mod throttle;
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use fedimpute_common::{
-    auth::{Caller, Claims, Component, Origin},
+    auth::{AuthError, Caller, Claims, Component, Origin, Role},
     crypto::Keyring,
 };
 use fedimpute_passwords::{Policy, PolicyContext};
@@ -130,7 +132,9 @@ impl Users {
     pub(crate) async fn me(&self, caller: &Caller) -> Result<(Arc<Claims>, UserRecord)> {
         let claims = match caller {
             Caller::User(claims) => claims.clone(),
-            Caller::Anonymous => return Err(fedimpute_common::auth::AuthError::Missing.into()),
+            Caller::Anonymous | Caller::Invalid(_) => {
+                return Err(caller.user().err().unwrap_or(AuthError::Missing).into());
+            }
         };
         let id: i64 = claims
             .sub
@@ -151,7 +155,16 @@ impl Users {
     /// An active admin.
     pub(crate) async fn admin(&self, caller: &Caller) -> Result<(Arc<Claims>, UserRecord)> {
         let (claims, user) = self.me(caller).await?;
-        if !claims.is_admin() {
+        // The grants in force now, not those the token was issued with: a
+        // revoked admin loses the rights at once here.
+        let now = Utc::now();
+        let admin = self
+            .store
+            .grants(user.id)
+            .await?
+            .iter()
+            .any(|g| g.role == Role::Admin && g.service_id.is_none() && g.in_force(now));
+        if !admin {
             return Err(Error::PermissionDenied("this needs the admin role".into()));
         }
         Ok((claims, user))

@@ -60,6 +60,12 @@ impl Users {
             .user(r.user_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {} does not exist", r.user_id)))?;
+        if !user.is_active {
+            return Err(Error::FailedPrecondition(format!(
+                "user {} is deactivated",
+                user.id
+            )));
+        }
         let limit = if kind == JOBS {
             i64::from(user.monthly_job_limit)
         } else {
@@ -72,6 +78,11 @@ impl Users {
         {
             Reserved::Created => true,
             Reserved::Existing => false,
+            Reserved::Mismatch => {
+                return Err(Error::FailedPrecondition(format!(
+                    "reservation {id} exists for another user, kind or amount"
+                )));
+            }
             Reserved::Exceeded { used } => {
                 let message = if kind == JOBS {
                     format!("monthly job limit reached: {used} of {limit} jobs used in {period}")

@@ -8,6 +8,7 @@ mod credentials;
 mod grants;
 mod outbox;
 mod passwords;
+mod purge;
 mod quotas;
 mod rows;
 mod sessions;
@@ -20,7 +21,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{
     AuditFilter, AuditRecord, CredentialRecord, GrantRecord, NewAudit, NewCredential, NewGrant,
-    NewMail, NewSession, NewUser, OutboxMail, Reserved, Revoke, Rotated, StoreResult,
+    NewMail, NewSession, NewUser, OutboxMail, Rehash, Reserved, Revoke, Rotated, StoreResult,
     ThrottleState, Time, UserFilter, UserPatch, UserRecord, UsersStore, Verification,
     entity::users,
 };
@@ -76,7 +77,7 @@ impl UsersStore for SeaOrmStore {
     ) -> StoreResult<bool> {
         passwords::set_password(&self.db, id, hash, revoke).await
     }
-    async fn record_login(&self, id: i64, rehash: Option<&str>) -> StoreResult<()> {
+    async fn record_login(&self, id: i64, rehash: Option<Rehash<'_>>) -> StoreResult<()> {
         passwords::record_login(&self.db, id, rehash).await
     }
 
@@ -93,8 +94,8 @@ impl UsersStore for SeaOrmStore {
     }
 
     // Sessions and refresh tokens.
-    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        sessions::create_session(&self.db, session).await
+    async fn create_session(&self, session: NewSession, verified_hash: &str) -> StoreResult<bool> {
+        sessions::create_session(&self.db, session, verified_hash).await
     }
     async fn rotate_refresh(
         &self,
@@ -228,6 +229,9 @@ impl UsersStore for SeaOrmStore {
             reservation_id,
         )
         .await
+    }
+    async fn purge_expired(&self, before: Time) -> StoreResult<u64> {
+        purge::purge_expired(&self.db, before).await
     }
     async fn release(&self, reservation_id: &str) -> StoreResult<bool> {
         quotas::release(&self.db, reservation_id).await

@@ -85,8 +85,10 @@ pub(super) async fn due_mail(
         .collect())
 }
 
+/// Marks the mail sent and blanks its body: it may hold a reset link.
 pub(super) async fn mail_sent(db: &DatabaseConnection, id: i64) -> StoreResult<()> {
     mail_outbox::Entity::update_many()
+        .col_expr(mail_outbox::Column::Body, Expr::value(""))
         .col_expr(
             mail_outbox::Column::Attempts,
             Expr::col(mail_outbox::Column::Attempts).add(1),

@@ -2,13 +2,15 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::{Expr, ExprTrait as _},
 };
 
 use super::{accounts::lock_user, outbox::insert_mail, rows::user_record, sessions::revoke_all};
 use crate::store::{
-    NewMail, Revoke, StoreResult, Time, UserRecord,
+    NewMail, Rehash, Revoke, StoreResult, Time, UserRecord,
     entity::{password_resets, users},
 };
 
@@ -53,23 +55,24 @@ pub(super) async fn store_hash(
         == 1)
 }
 
+/// One statement: the stamp, and the rehash only where the stored hash is
+/// still the verified one (a password change meanwhile wins).
 pub(super) async fn record_login(
     db: &DatabaseConnection,
     id: i64,
-    rehash: Option<&str>,
+    rehash: Option<Rehash<'_>>,
 ) -> StoreResult<()> {
-    let mut model = users::ActiveModel {
-        last_login: Set(Some(Utc::now())),
-        ..Default::default()
-    };
-    if let Some(hash) = rehash {
-        model.password_hash = Set(hash.to_owned());
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::LastLogin, Expr::value(Some(Utc::now())));
+    if let Some(Rehash { verified, new }) = rehash {
+        let hash = Expr::case(
+            Expr::col(users::Column::PasswordHash).eq(verified),
+            Expr::value(new),
+        )
+        .finally(Expr::col(users::Column::PasswordHash));
+        update = update.col_expr(users::Column::PasswordHash, hash.into());
     }
-    users::Entity::update_many()
-        .set(model)
-        .filter(users::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    update.filter(users::Column::Id.eq(id)).exec(db).await?;
     Ok(())
 }
 
@@ -82,14 +85,9 @@ pub(super) async fn create_reset(
 ) -> StoreResult<()> {
     let now = Utc::now();
     let txn = db.begin().await?;
-    // Concurrent requests one after the other: only the last token works.
+    // Earlier unused tokens stay valid until one is used (then all end):
+    // a stranger asking for resets cannot void the link the owner holds.
     lock_user(&txn, user_id).await?;
-    password_resets::Entity::update_many()
-        .col_expr(password_resets::Column::UsedAt, Expr::value(Some(now)))
-        .filter(password_resets::Column::UserId.eq(user_id))
-        .filter(password_resets::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
     password_resets::ActiveModel {
         token_hash: Set(token_hash.to_owned()),
         user_id: Set(user_id),
@@ -149,6 +147,13 @@ pub(super) async fn consume_reset(
     if !store_hash(&txn, reset.user_id, new_hash, now).await? {
         return Ok(None);
     }
+    // Every other outstanding link of the user ends with this one.
+    password_resets::Entity::update_many()
+        .col_expr(password_resets::Column::UsedAt, Expr::value(Some(now)))
+        .filter(password_resets::Column::UserId.eq(reset.user_id))
+        .filter(password_resets::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
     revoke_all(&txn, reset.user_id, &Revoke::All, "password reset", now).await?;
     txn.commit().await?;
     Ok(Some(reset.user_id))

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait as _, OnConflict},
 };
 
@@ -26,6 +26,16 @@ pub(super) async fn usage(
     )
 }
 
+/// What an existing reservation with the same id means for a new request:
+/// the same user, kind and amount is a retry; anything else is a mismatch.
+fn existing(found: &quota_reservations::Model, user_id: i64, kind: &str, amount: i64) -> Reserved {
+    if found.user_id == user_id && found.kind == kind && found.amount == amount {
+        Reserved::Existing
+    } else {
+        Reserved::Mismatch
+    }
+}
+
 pub(super) async fn reserve(
     db: &DatabaseConnection,
     user_id: i64,
@@ -36,6 +46,20 @@ pub(super) async fn reserve(
     reservation_id: &str,
 ) -> StoreResult<Reserved> {
     use quota_usage::Column;
+    // Room left for the usage before this amount: `used <= headroom` is
+    // `used + amount <= limit` without computing a sum that could overflow
+    // (an error on PostgreSQL, a float on SQLite).
+    let Some(headroom) = limit.checked_sub(amount).filter(|h| *h >= 0) else {
+        // Can never fit: nothing is written, but a retry is still a retry.
+        if let Some(found) = quota_reservations::Entity::find_by_id(reservation_id)
+            .one(db)
+            .await?
+        {
+            return Ok(existing(&found, user_id, kind, amount));
+        }
+        let used = usage(db, user_id, kind, period).await?;
+        return Ok(Reserved::Exceeded { used });
+    };
     let txn = db.begin().await?;
     let recorded = quota_reservations::Entity::insert(quota_reservations::ActiveModel {
         reservation_id: Set(reservation_id.to_owned()),
@@ -54,7 +78,13 @@ pub(super) async fn reserve(
     .exec_without_returning(&txn)
     .await?;
     if recorded == 0 {
-        return Ok(Reserved::Existing);
+        let Some(found) = quota_reservations::Entity::find_by_id(reservation_id)
+            .one(&txn)
+            .await?
+        else {
+            return Err(DbErr::RecordNotFound(format!("reservation {reservation_id}")).into());
+        };
+        return Ok(existing(&found, user_id, kind, amount));
     }
     quota_usage::Entity::insert(quota_usage::ActiveModel {
         user_id: Set(user_id),
@@ -74,7 +104,7 @@ pub(super) async fn reserve(
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Kind.eq(kind))
         .filter(Column::Period.eq(period))
-        .filter(Expr::col(Column::Used).add(amount).lte(limit))
+        .filter(Column::Used.lte(headroom))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -83,7 +113,7 @@ pub(super) async fn reserve(
             .one(&txn)
             .await?
             .map_or(0, |u| u.used);
-        // Dropping the transaction rolls the reservation row back.
+        // Rolls the reservation row back.
         txn.rollback().await?;
         return Ok(Reserved::Exceeded { used });
     }

@@ -2,18 +2,41 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
 };
 
+use super::accounts::lock_user;
 use crate::store::{
-    NewSession, Revoke, Rotated, StoreResult, Time,
+    NewSession, Revoke, Rotated, StoreError, StoreResult, Time,
     entity::{refresh_tokens, sessions, users},
 };
 
-pub(super) async fn create_session(db: &DatabaseConnection, s: NewSession) -> StoreResult<()> {
+/// Inserts the session and its first token only if the user is active and
+/// still has `verified_hash`; false (nothing written) otherwise.
+pub(super) async fn create_session(
+    db: &DatabaseConnection,
+    s: NewSession,
+    verified_hash: &str,
+) -> StoreResult<bool> {
     let now = Utc::now();
     let txn = db.begin().await?;
+    // The write first (see the module doc of `store`): it locks the user
+    // row, so a racing deactivation or password change commits either
+    // before the read below (and the session is refused) or after this
+    // transaction (and sees the session).
+    match lock_user(&txn, s.user_id).await {
+        Ok(()) => {}
+        Err(StoreError::Db(DbErr::RecordNotFound(_))) => return Ok(false),
+        Err(err) => return Err(err),
+    }
+    let allowed = users::Entity::find_by_id(s.user_id)
+        .one(&txn)
+        .await?
+        .is_some_and(|u| u.is_active && u.password_hash == verified_hash);
+    if !allowed {
+        return Ok(false);
+    }
     sessions::ActiveModel {
         id: Set(s.id.clone()),
         user_id: Set(s.user_id),
@@ -38,7 +61,7 @@ pub(super) async fn create_session(db: &DatabaseConnection, s: NewSession) -> St
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 pub(super) async fn rotate_refresh(

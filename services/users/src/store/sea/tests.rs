@@ -8,6 +8,8 @@ use sea_orm::ConnectionTrait;
 
 mod accounts;
 mod limits;
+mod logins;
+mod purge;
 mod records;
 
 use super::SeaOrmStore;
@@ -129,14 +131,22 @@ fn conflict(result: Result<impl std::fmt::Debug, StoreError>) -> String {
     }
 }
 
-async fn session(store: &SeaOrmStore, user_id: i64, id: &str, token: &str) {
-    let session = NewSession {
+fn new_session(user_id: i64, id: &str, token: &str) -> NewSession {
+    NewSession {
         id: id.into(),
         user_id,
         ip_address: "127.0.0.1".into(),
         user_agent: "test".into(),
         token_hash: token.into(),
         expires_at: Utc::now() + Duration::days(1),
-    };
-    store.create_session(session).await.unwrap();
+    }
+}
+
+/// A session for a user still holding `new_user`'s hash.
+async fn session(store: &SeaOrmStore, user_id: i64, id: &str, token: &str) {
+    let created = store
+        .create_session(new_session(user_id, id, token), "hash")
+        .await
+        .unwrap();
+    assert!(created, "session {id} refused");
 }

@@ -28,7 +28,7 @@ async fn reservations_respect_the_limit_once_per_id() {
             Reserved::Created
         );
         assert_eq!(
-            reserve(1, "r1", "2026-11").await.unwrap(),
+            reserve(2, "r1", "2026-11").await.unwrap(),
             Reserved::Existing
         );
         assert_eq!(s.usage(id, "jobs", "2026-11").await.unwrap(), 3);
@@ -43,6 +43,93 @@ async fn reservations_respect_the_limit_once_per_id() {
             Reserved::Created
         );
         assert_eq!(s.usage(id, "jobs", "2026-11").await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reservation_id_is_for_one_request() {
+    on_each_backend(async |s| {
+        let ada = s
+            .create_user(new_user("ada", "ada@example.org"))
+            .await
+            .unwrap()
+            .id;
+        let bob = s
+            .create_user(new_user("bob", "bob@example.org"))
+            .await
+            .unwrap()
+            .id;
+        let p = "2026-11";
+        assert_eq!(
+            s.reserve(ada, "jobs", p, 2, 3, "r1").await.unwrap(),
+            Reserved::Created
+        );
+        // The same id for another amount, user or kind.
+        for (user, kind, amount) in [(ada, "jobs", 1), (bob, "jobs", 2), (ada, "storage", 2)] {
+            assert_eq!(
+                s.reserve(user, kind, p, amount, 3, "r1").await.unwrap(),
+                Reserved::Mismatch,
+                "{user} {kind} {amount}"
+            );
+        }
+        // A retry stays a retry when the limit has dropped since.
+        assert_eq!(
+            s.reserve(ada, "jobs", p, 2, 1, "r1").await.unwrap(),
+            Reserved::Existing
+        );
+        assert_eq!(s.usage(ada, "jobs", p).await.unwrap(), 2);
+        assert_eq!(s.usage(bob, "jobs", p).await.unwrap(), 0);
+        assert_eq!(s.usage(ada, "storage", p).await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_amount_over_the_limit_never_fits() {
+    on_each_backend(async |s| {
+        let id = s
+            .create_user(new_user("ada", "ada@example.org"))
+            .await
+            .unwrap()
+            .id;
+        let p = "2026-11";
+        // Nothing used yet, nothing written.
+        assert_eq!(
+            s.reserve(id, "jobs", p, 4, 3, "big").await.unwrap(),
+            Reserved::Exceeded { used: 0 }
+        );
+        assert!(!s.release("big").await.unwrap());
+        assert_eq!(
+            s.reserve(id, "jobs", p, 1, 3, "big").await.unwrap(),
+            Reserved::Created
+        );
+        assert_eq!(
+            s.reserve(id, "jobs", p, i64::MAX, 3, "huge").await.unwrap(),
+            Reserved::Exceeded { used: 1 }
+        );
+        assert!(!s.release("huge").await.unwrap());
+        // Near the top of the range: `used + amount` would overflow.
+        let max = i64::MAX;
+        assert_eq!(
+            s.reserve(id, "storage", p, max - 1, max, "s1")
+                .await
+                .unwrap(),
+            Reserved::Created
+        );
+        for (amount, rid) in [(2, "s2"), (max, "s3")] {
+            assert_eq!(
+                s.reserve(id, "storage", p, amount, max, rid).await.unwrap(),
+                Reserved::Exceeded { used: max - 1 }
+            );
+            assert!(!s.release(rid).await.unwrap());
+        }
+        assert_eq!(
+            s.reserve(id, "storage", p, 1, max, "s4").await.unwrap(),
+            Reserved::Created
+        );
+        assert_eq!(s.usage(id, "storage", p).await.unwrap(), max);
+        assert_eq!(s.usage(id, "jobs", p).await.unwrap(), 1);
     })
     .await;
 }

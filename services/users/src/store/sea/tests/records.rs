@@ -1,9 +1,12 @@
 //! Password resets and the outbox, credentials, the audit log.
 
 use chrono::{Duration, SubsecRound, Utc};
+use sea_orm::EntityTrait;
 
 use super::{new_user, on_each_backend, session};
-use crate::store::{AuditFilter, NewAudit, NewCredential, NewMail, UsersStore, Verification};
+use crate::store::{
+    AuditFilter, NewAudit, NewCredential, NewMail, UsersStore, Verification, entity::mail_outbox,
+};
 
 #[tokio::test]
 async fn a_reset_token_works_once() {
@@ -22,11 +25,12 @@ async fn a_reset_token_works_once() {
         let expires = Utc::now() + Duration::hours(1);
         s.create_reset(id, "old", expires, mail()).await.unwrap();
         s.create_reset(id, "new", expires, mail()).await.unwrap();
-        assert!(s.reset_user("old").await.unwrap().is_none());
+        // Both links work until one is used; then neither does.
+        assert_eq!(s.reset_user("old").await.unwrap().unwrap().id, id);
         assert_eq!(s.reset_user("new").await.unwrap().unwrap().id, id);
-        assert_eq!(s.consume_reset("old", "h2").await.unwrap(), None);
         assert_eq!(s.consume_reset("new", "h2").await.unwrap(), Some(id));
         assert_eq!(s.consume_reset("new", "h3").await.unwrap(), None);
+        assert_eq!(s.consume_reset("old", "h3").await.unwrap(), None);
         assert_eq!(s.user(id).await.unwrap().unwrap().password_hash, "h2");
         assert!(!s.session_live("s1").await.unwrap());
 
@@ -53,6 +57,39 @@ async fn a_reset_token_works_once() {
                 .is_empty()
         );
         assert_eq!(s.next_mail_due().await.unwrap(), Some(retry));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sent_mail_loses_its_body() {
+    on_each_backend(async |s| {
+        for subject in ["reset", "other"] {
+            let mail = NewMail {
+                recipient: "ada@example.org".into(),
+                subject: subject.into(),
+                body: "https://example.org/reset#secret".into(),
+            };
+            s.enqueue_mail(mail).await.unwrap();
+        }
+        let due = s.due_mail(10, Duration::minutes(5)).await.unwrap();
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].body, "https://example.org/reset#secret");
+        s.mail_sent(due[0].id).await.unwrap();
+        let row = |id| async move {
+            mail_outbox::Entity::find_by_id(id)
+                .one(&s.db)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let sent = row(due[0].id).await;
+        assert!(sent.sent_at.is_some());
+        assert_eq!((sent.body.as_str(), sent.attempts), ("", 1));
+        // The other one keeps its body until it is sent.
+        let unsent = row(due[1].id).await;
+        assert!(unsent.sent_at.is_none());
+        assert_eq!(unsent.body, "https://example.org/reset#secret");
     })
     .await;
 }
