@@ -95,14 +95,14 @@ pub(crate) fn service_keys_dir(global: &Global) -> PathBuf {
 /// The components whose service tokens are trusted: every `<name>.pub`
 /// in the directory. In development the jobs and gateway pairs are
 /// generated if missing, so an all-in-one platform trusts itself.
-pub(crate) fn service_keys(global: &Global) -> Result<ServiceKeys, KeysError> {
+pub(crate) fn service_keys(global: &Global, receiver: Component) -> Result<ServiceKeys, KeysError> {
     let dir = service_keys_dir(global);
     if global.mode == Mode::Development {
         for component in [Component::Jobs, Component::Gateway] {
             TokenSigner::load_or_generate_pair(&dir.join(format!("{component}.pem")))?;
         }
     }
-    Ok(ServiceKeys::load_dir(&dir, &Component::ALL)?)
+    Ok(ServiceKeys::load_dir(&dir, receiver, &Component::ALL)?)
 }
 
 /// Fetches the users service's JWKS over gRPC.

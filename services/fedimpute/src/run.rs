@@ -135,7 +135,8 @@ fn registry_settings(
         },
         min_check_interval: Duration::from_secs(10),
         verifier: keys::refreshing_verifier(global).map_err(config)?,
-        services: keys::service_keys(global).map_err(config)?,
+        services: keys::service_keys(global, fedimpute_common::auth::Component::Registry)
+            .map_err(config)?,
         keyring: keys::keyring(global).map_err(config)?,
     })
 }

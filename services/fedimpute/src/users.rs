@@ -3,7 +3,7 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use fedimpute_common::{
-    auth::{PublicKey, Role},
+    auth::{Component, PublicKey, Role},
     config::{Mode, default_sqlite_url},
     http::OutboundSettings,
     mail::SmtpSettings,
@@ -93,7 +93,7 @@ pub(crate) fn settings(
             poll_interval: Duration::from_secs(30),
             retry_base: Duration::from_secs(30),
         },
-        services: keys::service_keys(global).map_err(config)?,
+        services: keys::service_keys(global, Component::Users).map_err(config)?,
         keyring: keys::keyring(global).map_err(config)?,
         registry_url: global.registry_url.clone(),
         outbound: OutboundSettings {

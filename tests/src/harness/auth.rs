@@ -39,12 +39,15 @@ impl TestAuth {
         self.signer.clone()
     }
 
-    /// The service keys every component under test trusts.
-    pub fn service_keys(&self) -> ServiceKeys {
-        ServiceKeys::new([
-            (Component::Jobs, self.jobs.public_key().clone()),
-            (Component::Gateway, self.gateway.public_key().clone()),
-        ])
+    /// The service keys `receiver` trusts under test.
+    pub fn service_keys(&self, receiver: Component) -> ServiceKeys {
+        ServiceKeys::new(
+            receiver,
+            [
+                (Component::Jobs, self.jobs.public_key().clone()),
+                (Component::Gateway, self.gateway.public_key().clone()),
+            ],
+        )
     }
 
     pub fn verifier(&self) -> Verifier {

@@ -44,7 +44,7 @@ impl TestRegistry {
             },
             min_check_interval: Duration::ZERO,
             verifier: auth.verifier(),
-            services: auth.service_keys(),
+            services: auth.service_keys(fedimpute_common::auth::Component::Registry),
             keyring: Keyring::new(rand::random(), &[]),
         }
     }

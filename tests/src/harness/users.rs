@@ -72,7 +72,7 @@ impl TestUsers {
                 poll_interval: Duration::from_secs(1),
                 retry_base: Duration::from_millis(200),
             },
-            services: auth.service_keys(),
+            services: auth.service_keys(fedimpute_common::auth::Component::Users),
             keyring: Keyring::new(rand::random(), &[]),
             registry_url,
             outbound: OutboundSettings {

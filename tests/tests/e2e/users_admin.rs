@@ -1,5 +1,6 @@
 //! Users service: deactivation, the last admin, the audit log, profiles.
 
+use fedimpute_common::auth::Component;
 use fedimpute_proto::users as pb;
 use fedimpute_tests::{
     backends,
@@ -249,7 +250,7 @@ async fn the_audit_log_records_actions_and_trusts_client_metadata_only_from_the_
         client
             .login(with_client_headers(as_component(
                 login(),
-                &users.auth().gateway.token(),
+                &users.auth().gateway.token(Component::Users),
                 None,
             )))
             .await

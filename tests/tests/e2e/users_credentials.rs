@@ -237,7 +237,11 @@ async fn only_the_jobs_component_reads_a_credential_secret() {
         };
 
         let secret = client
-            .get_credential_secret(as_component(req(), &users.auth().jobs.token(), None))
+            .get_credential_secret(as_component(
+                req(),
+                &users.auth().jobs.token(Component::Users),
+                None,
+            ))
             .await
             .expect("the jobs component reads the secret")
             .into_inner();
@@ -254,11 +258,15 @@ async fn only_the_jobs_component_reads_a_credential_secret() {
             ("anonymous", Request::new(req())),
             (
                 "gateway token",
-                as_component(req(), &users.auth().gateway.token(), None),
+                as_component(req(), &users.auth().gateway.token(Component::Users), None),
             ),
             (
                 "gateway token with admin",
-                as_component(req(), &users.auth().gateway.token(), Some(&admin)),
+                as_component(
+                    req(),
+                    &users.auth().gateway.token(Component::Users),
+                    Some(&admin),
+                ),
             ),
         ];
         for (who, request) in denied {
@@ -271,7 +279,8 @@ async fn only_the_jobs_component_reads_a_credential_secret() {
             assert!(!format!("{status:?}").contains(GOOD_TOKEN));
         }
 
-        let forged = ServiceIdentity::new(Component::Jobs, TokenSigner::generate()).token();
+        let forged =
+            ServiceIdentity::new(Component::Jobs, TokenSigner::generate()).token(Component::Users);
         let status = client
             .get_credential_secret(as_component(req(), &forged, None))
             .await

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use fedimpute_common::auth::Component;
 use fedimpute_common::auth::{ACCESS, Claims};
 use fedimpute_proto::users as pb;
 use fedimpute_tests::{
@@ -258,7 +259,7 @@ async fn jobs_gets_nothing_for_a_deactivated_account() {
             ))
             .await
             .unwrap();
-        let jobs = users.auth().jobs.token();
+        let jobs = users.auth().jobs.token(Component::Users);
         let secret = client
             .get_credential_secret(as_component(
                 pb::GetCredentialSecretRequest {

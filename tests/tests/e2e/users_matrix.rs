@@ -3,6 +3,7 @@
 //! Jobs component. The RPC list comes from the descriptor set, so an RPC
 //! added without a row here fails the test.
 
+use fedimpute_common::auth::Component;
 use fedimpute_proto::prost::Message;
 use fedimpute_proto::users::{self as pb, users_service_client::UsersServiceClient};
 use fedimpute_tests::{
@@ -341,7 +342,7 @@ async fn every_users_rpc_enforces_its_authorization() {
             .login("matrix-other-admin", &password_of("matrix-other-admin"))
             .await
             .access_token;
-        let jobs = users.auth().jobs.token();
+        let jobs = users.auth().jobs.token(Component::Users);
 
         for who in [
             Who::Anonymous,

@@ -1,5 +1,6 @@
 //! Users service: monthly job and storage quotas, reserved and released by Jobs.
 
+use fedimpute_common::auth::Component;
 use fedimpute_proto::users as pb;
 use fedimpute_tests::{
     backends,
@@ -21,7 +22,7 @@ async fn quotas_are_reserved_atomically_idempotently_and_released() {
     for db in backends().await {
         let backend = db.backend;
         let users = TestUsers::spawn(db).await;
-        let jobs = users.auth().jobs.token();
+        let jobs = users.auth().jobs.token(Component::Users);
         let (user, token) = users.researcher("quota-user").await;
         let mut client = users.client().await;
         let jobs_kind = pb::QuotaKind::Jobs;

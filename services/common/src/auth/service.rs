@@ -26,8 +26,13 @@ use super::{AuthError, KeyError, PublicKey, TokenSigner};
 pub const SERVICE_TOKEN_HEADER: &str = "x-fedimpute-service-token";
 /// The `token_use` of service tokens.
 pub const SERVICE: &str = "service";
-/// The issuer and audience of service tokens.
+/// The issuer of service tokens; the audience is `fedimpute-<receiver>`,
+/// so a token one component received cannot be replayed to another.
 const INTERNAL: &str = "fedimpute-internal";
+
+fn audience_of(receiver: Component) -> String {
+    format!("fedimpute-{receiver}")
+}
 /// Lifetime of a service token; renewed when less than a third is left.
 const LIFETIME_SECS: i64 = 300;
 
@@ -79,7 +84,7 @@ struct ServiceClaims {
 pub struct ServiceIdentity {
     component: Component,
     signer: Arc<TokenSigner>,
-    cached: Arc<Mutex<Option<(String, i64)>>>,
+    cached: Arc<Mutex<HashMap<Component, (String, i64)>>>,
 }
 
 impl ServiceIdentity {
@@ -87,7 +92,7 @@ impl ServiceIdentity {
         Self {
             component,
             signer: Arc::new(signer),
-            cached: Arc::new(Mutex::new(None)),
+            cached: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -99,11 +104,12 @@ impl ServiceIdentity {
         self.signer.public_key()
     }
 
-    /// A valid service token (cached until a third of its life is left).
-    pub fn token(&self) -> String {
+    /// A valid service token for calls to `receiver` (cached until a third
+    /// of its life is left).
+    pub fn token(&self, receiver: Component) -> String {
         let now = chrono::Utc::now().timestamp();
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((token, exp)) = cached.as_ref()
+        if let Some((token, exp)) = cached.get(&receiver)
             && exp - now > LIFETIME_SECS / 3
         {
             return token.clone();
@@ -111,27 +117,33 @@ impl ServiceIdentity {
         let claims = ServiceClaims {
             sub: self.component.name().to_owned(),
             iss: INTERNAL.to_owned(),
-            aud: INTERNAL.to_owned(),
+            aud: audience_of(receiver),
             iat: now,
             exp: now + LIFETIME_SECS,
             jti: super::random_id(),
             token_use: SERVICE.to_owned(),
         };
         let token = self.signer.sign_any(&claims);
-        *cached = Some((token.clone(), now + LIFETIME_SECS));
+        cached.insert(receiver, (token.clone(), now + LIFETIME_SECS));
         token
     }
 }
 
-/// The public keys of the components a service trusts, by name.
-#[derive(Clone, Debug, Default)]
+/// The public keys of the components a service trusts, by name, and the
+/// component they are trusted by (the audience tokens must name).
+#[derive(Clone, Debug)]
 pub struct ServiceKeys {
+    receiver: Component,
     keys: Arc<HashMap<String, (Component, PublicKey)>>,
 }
 
 impl ServiceKeys {
-    pub fn new(keys: impl IntoIterator<Item = (Component, PublicKey)>) -> Self {
+    pub fn new(
+        receiver: Component,
+        keys: impl IntoIterator<Item = (Component, PublicKey)>,
+    ) -> Self {
         Self {
+            receiver,
             keys: Arc::new(
                 keys.into_iter()
                     .map(|(c, k)| (k.kid().to_owned(), (c, k)))
@@ -141,7 +153,11 @@ impl ServiceKeys {
     }
 
     /// Loads `<dir>/<component>.pub` for each of `components` that has one.
-    pub fn load_dir(dir: &Path, components: &[Component]) -> Result<Self, KeyError> {
+    pub fn load_dir(
+        dir: &Path,
+        receiver: Component,
+        components: &[Component],
+    ) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         for component in components {
             let path = dir.join(format!("{component}.pub"));
@@ -149,7 +165,7 @@ impl ServiceKeys {
                 keys.push((*component, PublicKey::load(&path)?));
             }
         }
-        Ok(Self::new(keys))
+        Ok(Self::new(receiver, keys))
     }
 
     /// The components trusted.
@@ -174,7 +190,7 @@ impl ServiceKeys {
             .ok_or_else(|| invalid("signed by an unknown key"))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[INTERNAL]);
-        validation.set_audience(&[INTERNAL]);
+        validation.set_audience(&[audience_of(self.receiver)]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 30;
         let claims = jsonwebtoken::decode::<ServiceClaims>(
@@ -200,13 +216,25 @@ mod tests {
     fn a_key_speaks_only_for_its_own_component() {
         let jobs = ServiceIdentity::new(Component::Jobs, TokenSigner::generate());
         let gateway = ServiceIdentity::new(Component::Gateway, TokenSigner::generate());
-        let keys = ServiceKeys::new([(Component::Jobs, jobs.public_key().clone())]);
-        assert_eq!(keys.verify(&jobs.token()).unwrap(), Component::Jobs);
-        assert!(keys.verify(&gateway.token()).is_err());
+        let keys = ServiceKeys::new(
+            Component::Users,
+            [(Component::Jobs, jobs.public_key().clone())],
+        );
+        assert_eq!(
+            keys.verify(&jobs.token(Component::Users)).unwrap(),
+            Component::Jobs
+        );
+        assert!(keys.verify(&gateway.token(Component::Users)).is_err());
 
         // The jobs key registered as the gateway's: a jobs token is refused.
-        let swapped = ServiceKeys::new([(Component::Gateway, jobs.public_key().clone())]);
-        assert!(swapped.verify(&jobs.token()).is_err());
+        let swapped = ServiceKeys::new(
+            Component::Users,
+            [(Component::Gateway, jobs.public_key().clone())],
+        );
+        assert!(swapped.verify(&jobs.token(Component::Users)).is_err());
+
+        // A token for the registry is not accepted by the users service.
+        assert!(keys.verify(&jobs.token(Component::Registry)).is_err());
     }
 
     #[test]
@@ -214,8 +242,12 @@ mod tests {
         let signer = TokenSigner::generate();
         let public = signer.public_key().clone();
         let jobs = ServiceIdentity::new(Component::Jobs, signer);
-        assert_eq!(jobs.token(), jobs.token());
-        let keys = ServiceKeys::new([(Component::Jobs, public)]);
+        assert_eq!(jobs.token(Component::Users), jobs.token(Component::Users));
+        assert_ne!(
+            jobs.token(Component::Users),
+            jobs.token(Component::Registry)
+        );
+        let keys = ServiceKeys::new(Component::Users, [(Component::Jobs, public)]);
         let now = chrono::Utc::now().timestamp();
         let user_token = jobs.signer.sign(&super::super::Claims {
             sub: "jobs".into(),
@@ -225,7 +257,7 @@ mod tests {
             iat: now,
             exp: now + 60,
             iss: INTERNAL.into(),
-            aud: INTERNAL.into(),
+            aud: audience_of(Component::Users),
             jti: "x".into(),
             token_use: super::super::ACCESS.into(),
             sid: String::new(),

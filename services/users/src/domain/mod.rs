@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod credential;
+pub mod profile;
 
 pub use credential::{CredentialSpec, CredentialType, SecretParts};

@@ -10,7 +10,7 @@ use fedimpute_proto::users as pb;
 use super::Users;
 use crate::{
     convert,
-    domain::account::{Identity, profile_patch},
+    domain::{account::Identity, profile::profile_patch},
     error::{Error, Result},
     store::{NewGrant, NewUser, ProfileFields, UserPatch, UserRecord},
 };

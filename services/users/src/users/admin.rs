@@ -11,7 +11,10 @@ use fedimpute_proto::users as pb;
 use super::{Users, accounts::NewAccount};
 use crate::{
     convert,
-    domain::account::{self, Identity, grants, profile_patch, timestamp, user_filter},
+    domain::{
+        account::{self, Identity, grants, timestamp, user_filter},
+        profile::{self, profile_patch},
+    },
     error::{Error, Result},
     store::{AuditFilter, UserPatch, UserRecord},
 };
@@ -120,7 +123,7 @@ impl Users {
         r: pb::UpdateUserRequest,
     ) -> Result<pb::User> {
         let (_, admin) = self.admin(caller).await?;
-        let patch = account::user_patch(&r)?;
+        let patch = profile::user_patch(&r)?;
         self.target(r.id).await?;
         if patch.is_active == Some(false) {
             self.check_deactivation(admin.id, r.id).await?;
