@@ -82,6 +82,9 @@ impl From<StoreError> for Error {
                     "it already exists".to_owned()
                 }
             }),
+            StoreError::LastAdmin => Self::FailedPrecondition(
+                "this would leave no active admin: grant admin to someone else first".into(),
+            ),
             StoreError::Db(e) => Self::Db(e),
         }
     }

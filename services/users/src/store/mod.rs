@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A unique constraint, by name (`users_username_key`, `users_email_key`...).
     #[error("unique constraint {0} violated")]
     Conflict(String),
+    /// The change would leave the platform without an active admin.
+    #[error("the last active admin cannot be removed")]
+    LastAdmin,
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }

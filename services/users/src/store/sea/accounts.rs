@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::{
-    grants::{holders, insert_grants},
+    grants::{admins_left, holders, insert_grants, lock_admins},
     rows::{contains, map_err, search_text, user_record},
     sessions::revoke_all,
 };
@@ -178,7 +178,13 @@ pub(super) async fn update_user(
     let mut model = patch_model(patch);
     model.updated_at = Set(now);
     let txn = db.begin().await?;
-    // The write first (see the module doc of `store`).
+    // Writes first (see the module doc of `store`).
+    let deactivating = patch.is_active == Some(false);
+    let admins = if deactivating {
+        lock_admins(&txn, now).await?
+    } else {
+        0
+    };
     let changed = users::Entity::update_many()
         .set(model)
         .filter(users::Column::Id.eq(id))
@@ -204,7 +210,8 @@ pub(super) async fn update_user(
         active.search_text = Set(text);
         active.update(&txn).await?;
     }
-    if patch.is_active == Some(false) {
+    if deactivating {
+        admins_left(&txn, admins, now).await?;
         revoke_all(&txn, id, &Revoke::All, "deactivated", now).await?;
     }
     txn.commit().await?;
@@ -212,7 +219,9 @@ pub(super) async fn update_user(
 }
 
 pub(super) async fn delete_user(db: &DatabaseConnection, id: i64) -> StoreResult<bool> {
+    let now = Utc::now();
     let txn = db.begin().await?;
+    let admins = lock_admins(&txn, now).await?;
     if users::Entity::delete_by_id(id)
         .exec(&txn)
         .await?
@@ -241,6 +250,7 @@ pub(super) async fn delete_user(db: &DatabaseConnection, id: i64) -> StoreResult
         quota_usage,
         quota_reservations
     );
+    admins_left(&txn, admins, now).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -3,9 +3,11 @@
 use chrono::Utc;
 use fedimpute_common::auth::Role;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    TransactionTrait, sea_query::SelectStatement,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    sea_query::{Expr, SelectStatement},
 };
 
 use super::{
@@ -13,7 +15,7 @@ use super::{
     rows::{grant_record, role_to_str},
 };
 use crate::store::{
-    GrantRecord, NewGrant, StoreResult, Time,
+    GrantRecord, NewGrant, StoreError, StoreResult, Time,
     entity::{role_grants, users},
 };
 
@@ -44,6 +46,36 @@ pub(super) async fn active_admins(db: &DatabaseConnection, now: Time) -> StoreRe
         .into_tuple::<i64>()
         .all(db)
         .await?)
+}
+
+/// Starts a transaction's work with a write that locks every active admin's
+/// row, and returns how many there are: with [`admins_left`] after the
+/// change, two admins demoting each other at once cannot both succeed.
+pub(super) async fn lock_admins(txn: &impl ConnectionTrait, now: Time) -> StoreResult<u64> {
+    Ok(users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::IsActive.eq(true))
+        .filter(users::Column::Id.in_subquery(holders(Role::Admin, true, now)))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
+/// `LastAdmin` when a change took the active admins from some to none.
+pub(super) async fn admins_left(
+    txn: &impl ConnectionTrait,
+    before: u64,
+    now: Time,
+) -> StoreResult<()> {
+    let after = users::Entity::find()
+        .filter(users::Column::IsActive.eq(true))
+        .filter(users::Column::Id.in_subquery(holders(Role::Admin, true, now)))
+        .count(txn)
+        .await?;
+    if before > 0 && after == 0 {
+        return Err(StoreError::LastAdmin);
+    }
+    Ok(())
 }
 
 pub(super) async fn insert_grants(
@@ -92,14 +124,17 @@ pub(super) async fn set_grants(
     user_id: i64,
     grants: &[NewGrant],
 ) -> StoreResult<Vec<GrantRecord>> {
+    let now = Utc::now();
     let txn = db.begin().await?;
+    let admins = lock_admins(&txn, now).await?;
     // Concurrent replacements one after the other, not merged.
     lock_user(&txn, user_id).await?;
     role_grants::Entity::delete_many()
         .filter(role_grants::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
-    insert_grants(&txn, user_id, grants, Utc::now()).await?;
+    insert_grants(&txn, user_id, grants, now).await?;
+    admins_left(&txn, admins, now).await?;
     let stored = grants_of(&txn, &[user_id]).await?;
     txn.commit().await?;
     Ok(stored.into_iter().map(|(_, g)| g).collect())

@@ -141,3 +141,55 @@ async fn a_reused_refresh_token_revokes_its_session() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one() {
+    on_each_backend(async |s| {
+        let admin = |name: &str| {
+            let mut user = new_user(name, &format!("{name}@example.org"));
+            user.grants = vec![NewGrant {
+                role: Role::Admin,
+                service_id: None,
+                expires_at: None,
+                granted_by: None,
+            }];
+            user
+        };
+        let a = s.create_user(admin("root-a")).await.unwrap().id;
+        let b = s.create_user(admin("root-b")).await.unwrap().id;
+        let researcher = [NewGrant {
+            role: Role::Researcher,
+            service_id: None,
+            expires_at: None,
+            granted_by: None,
+        }];
+        let deactivate = UserPatch {
+            is_active: Some(false),
+            ..UserPatch::default()
+        };
+        // Each admin removes the other by a different route, concurrently.
+        let (demoted, deactivated) =
+            tokio::join!(s.set_grants(a, &researcher), s.update_user(b, &deactivate));
+        let refused = [demoted.is_err(), deactivated.is_err()];
+        assert_eq!(refused.iter().filter(|r| **r).count(), 1, "{refused:?}");
+        assert!(matches!(
+            demoted.err().or(deactivated.err()),
+            Some(crate::store::StoreError::LastAdmin)
+        ));
+        assert_eq!(s.active_admins(Utc::now()).await.unwrap().len(), 1);
+        // And the last one cannot be deleted either.
+        let last = s.active_admins(Utc::now()).await.unwrap()[0];
+        assert!(matches!(
+            s.delete_user(last).await,
+            Err(crate::store::StoreError::LastAdmin)
+        ));
+        // Without admins to begin with, nothing is guarded.
+        let plain = s
+            .create_user(new_user("plain", "plain@example.org"))
+            .await
+            .unwrap()
+            .id;
+        s.set_grants(plain, &researcher).await.unwrap();
+    })
+    .await;
+}
