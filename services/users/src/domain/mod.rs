@@ -3,5 +3,6 @@
 pub mod account;
 pub mod credential;
 pub mod profile;
+pub mod quota;
 
 pub use credential::{CredentialSpec, CredentialType, SecretParts};

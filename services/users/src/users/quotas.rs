@@ -7,20 +7,22 @@ use fedimpute_proto::users as pb;
 
 use super::{Users, require_component};
 use crate::{
+    domain::quota::{QuotaKind, Reservation},
     error::{Error, Result},
-    store::{JOBS, Reserved, STORAGE, UserRecord},
+    store::{Reserved, UserRecord},
 };
-
-/// The current jobs period: the UTC month, "2026-11".
-fn month() -> String {
-    Utc::now().format("%Y-%m").to_string()
-}
 
 impl Users {
     pub(crate) async fn quota_of(&self, user: &UserRecord) -> Result<pb::Quota> {
-        let period = month();
-        let jobs = self.store.usage(user.id, JOBS, &period).await?;
-        let storage = self.store.usage(user.id, STORAGE, "").await?;
+        let period = QuotaKind::Jobs.period(Utc::now());
+        let jobs = self
+            .store
+            .usage(user.id, QuotaKind::Jobs.as_str(), &period)
+            .await?;
+        let storage = self
+            .store
+            .usage(user.id, QuotaKind::Storage.as_str(), "")
+            .await?;
         Ok(pb::Quota {
             monthly_job_limit: user.monthly_job_limit,
             monthly_jobs_used: i32::try_from(jobs).unwrap_or(i32::MAX),
@@ -36,25 +38,8 @@ impl Users {
         r: pb::ReserveQuotaRequest,
     ) -> Result<pb::ReserveQuotaResponse> {
         require_component(origin, Component::Jobs)?;
-        let mut v = fedimpute_common::status::Violations::new();
-        if r.amount <= 0 {
-            v.add("amount", "must be positive");
-        }
-        let id = r.reservation_id.trim();
-        if id.is_empty() || id.len() > 128 {
-            v.add("reservation_id", "must be 1 to 128 characters");
-        }
-        let kind = match pb::QuotaKind::try_from(r.kind) {
-            Ok(pb::QuotaKind::Jobs) => Some((JOBS, month())),
-            Ok(pb::QuotaKind::Storage) => Some((STORAGE, String::new())),
-            Ok(pb::QuotaKind::Unspecified) | Err(_) => {
-                v.add("kind", "must be jobs or storage");
-                None
-            }
-        };
-        v.finish()?;
-        let (kind, period) =
-            kind.ok_or_else(|| Error::invalid("kind", "must be jobs or storage"))?;
+        let r = Reservation::try_from(r)?;
+        let (kind, period) = (r.kind.as_str(), r.kind.period(Utc::now()));
         let user = self
             .store
             .user(r.user_id)
@@ -66,25 +51,26 @@ impl Users {
                 user.id
             )));
         }
-        let limit = if kind == JOBS {
+        let limit = if r.kind == QuotaKind::Jobs {
             i64::from(user.monthly_job_limit)
         } else {
             user.storage_limit_bytes
         };
         let created = match self
             .store
-            .reserve(user.id, kind, &period, r.amount, limit, id)
+            .reserve(user.id, kind, &period, r.amount, limit, &r.id)
             .await?
         {
             Reserved::Created => true,
             Reserved::Existing => false,
             Reserved::Mismatch => {
                 return Err(Error::FailedPrecondition(format!(
-                    "reservation {id} exists for another user, kind or amount"
+                    "reservation {} exists for another user, kind or amount",
+                    r.id
                 )));
             }
             Reserved::Exceeded { used } => {
-                let message = if kind == JOBS {
+                let message = if r.kind == QuotaKind::Jobs {
                     format!("monthly job limit reached: {used} of {limit} jobs used in {period}")
                 } else {
                     format!(
