@@ -5,10 +5,9 @@ use std::{net::SocketAddr, time::Duration};
 use fedimpute_common::{crypto::Keyring, http::OutboundSettings};
 use fedimpute_proto::registry::registry_service_client::RegistryServiceClient;
 use fedimpute_registry::{Application, Settings, health::HealthSettings};
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
-use super::{auth::TestAuth, db::TestDb};
+use super::{Running, auth::TestAuth, db::TestDb};
 
 /// A running registry; `shutdown()` stops it and checks it stopped cleanly.
 #[derive(Debug)]
@@ -16,8 +15,7 @@ pub struct TestRegistry {
     pub addr: SocketAddr,
     pub auth: TestAuth,
     pub db: TestDb,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), fedimpute_common::grpc::ServeError>>>,
+    running: Running,
 }
 
 impl TestRegistry {
@@ -69,16 +67,11 @@ impl TestRegistry {
             .await
             .expect("the registry starts");
         let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
         Self {
             addr,
             auth,
             db,
-            stop: Some(stop),
-            task: Some(task),
+            running: Running::start(|shutdown| app.run_until(shutdown)),
         }
     }
 
@@ -100,18 +93,11 @@ impl TestRegistry {
 
     /// Signals shutdown (as SIGTERM would) without waiting for it.
     pub fn begin_shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.running.begin_shutdown();
     }
 
     /// Stops the registry and asserts that it stopped cleanly.
-    pub async fn shutdown(mut self) {
-        self.begin_shutdown();
-        if let Some(task) = self.task.take() {
-            task.await
-                .expect("the registry task did not panic")
-                .expect("the registry stopped cleanly");
-        }
+    pub async fn shutdown(self) {
+        self.running.stop("registry").await;
     }
 }

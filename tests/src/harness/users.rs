@@ -10,10 +10,10 @@ use fedimpute_users::{
     Application, Settings,
     config::{Bootstrap, MailSettings, ThrottleSettings, TokenSettings},
 };
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
 
 use super::{
+    Running,
     auth::{AUDIENCE, ISSUER, TestAuth},
     db::TestDb,
     registry::TestRegistry,
@@ -32,8 +32,7 @@ pub struct TestUsers {
     pub registry: TestRegistry,
     pub db: TestDb,
     pub data_dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), fedimpute_common::grpc::ServeError>>>,
+    running: Running,
 }
 
 impl TestUsers {
@@ -110,17 +109,12 @@ impl TestUsers {
             .await
             .expect("the users service starts");
         let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
         Self {
             addr,
             registry,
             db,
             data_dir,
-            stop: Some(stop),
-            task: Some(task),
+            running: Running::start(|shutdown| app.run_until(shutdown)),
         }
     }
 
@@ -184,15 +178,8 @@ impl TestUsers {
     }
 
     /// Stops both services and asserts that they stopped cleanly.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await
-                .expect("the users task did not panic")
-                .expect("the users service stopped cleanly");
-        }
+    pub async fn shutdown(self) {
+        self.running.stop("users service").await;
         self.registry.shutdown().await;
     }
 }

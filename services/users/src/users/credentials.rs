@@ -43,6 +43,21 @@ impl Users {
         Ok((kind, secret))
     }
 
+    /// The caller and their credential for `service_id`, or `NotFound`.
+    async fn my_credential(
+        &self,
+        caller: &Caller,
+        service_id: i64,
+    ) -> Result<(crate::store::UserRecord, CredentialRecord)> {
+        let (_, user) = self.me(caller).await?;
+        let record = self
+            .store
+            .credential(user.id, service_id)
+            .await?
+            .ok_or_else(|| no_credential(service_id))?;
+        Ok((user, record))
+    }
+
     pub(crate) async fn list_credentials(&self, caller: &Caller) -> Result<Vec<pb::Credential>> {
         let (_, user) = self.me(caller).await?;
         Ok(self
@@ -105,12 +120,7 @@ impl Users {
         caller: &Caller,
         service_id: i64,
     ) -> Result<pb::Credential> {
-        let (_, user) = self.me(caller).await?;
-        let record = self
-            .store
-            .credential(user.id, service_id)
-            .await?
-            .ok_or_else(|| no_credential(service_id))?;
+        let (_, record) = self.my_credential(caller, service_id).await?;
         Ok(convert::credential(&record))
     }
 
@@ -141,12 +151,7 @@ impl Users {
         origin: &Origin,
         service_id: i64,
     ) -> Result<pb::Credential> {
-        let (_, user) = self.me(caller).await?;
-        let record = self
-            .store
-            .credential(user.id, service_id)
-            .await?
-            .ok_or_else(|| no_credential(service_id))?;
+        let (user, record) = self.my_credential(caller, service_id).await?;
         let (kind, secret) = self.open(&record)?;
         let service = self.registry.service(service_id).await?;
         let outcome =
