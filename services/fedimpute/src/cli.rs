@@ -270,6 +270,16 @@ pub struct UsersDbArgs {
     pub users_database_url: Option<String>,
     #[arg(long, env = "FEDIMPUTE_BCRYPT_COST", default_value_t = 12)]
     pub bcrypt_cost: u32,
+    /// Monthly job limit of new accounts.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_DEFAULT_MONTHLY_JOB_LIMIT",
+        default_value_t = 100
+    )]
+    pub default_monthly_job_limit: i32,
+    /// Storage limit of new accounts, bytes; default 10 GiB.
+    #[arg(long, env = "FEDIMPUTE_DEFAULT_STORAGE_LIMIT", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub default_storage_limit_bytes: i64,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +297,9 @@ pub struct UsersArgs {
     pub access_token_ttl: HumanDuration,
     #[arg(long, env = "FEDIMPUTE_REFRESH_TOKEN_TTL", default_value = "30d")]
     pub refresh_token_ttl: HumanDuration,
+    /// A session ends this long after sign-in, however often refreshed.
+    #[arg(long, env = "FEDIMPUTE_SESSION_MAX_AGE", default_value = "90d")]
+    pub session_max_age: HumanDuration,
     #[arg(long, env = "FEDIMPUTE_RESET_TOKEN_TTL", default_value = "1h")]
     pub reset_token_ttl: HumanDuration,
     #[arg(long, env = "FEDIMPUTE_LOGIN_ACCOUNT_LIMIT", default_value_t = 5)]
@@ -328,13 +341,4 @@ pub struct UsersArgs {
     pub admin_email: String,
     #[arg(long, env = "FEDIMPUTE_AUDIT_RETENTION", default_value = "365d")]
     pub audit_retention: HumanDuration,
-    #[arg(
-        long,
-        env = "FEDIMPUTE_DEFAULT_MONTHLY_JOB_LIMIT",
-        default_value_t = 100
-    )]
-    pub default_monthly_job_limit: i32,
-    /// Bytes; default 10 GiB.
-    #[arg(long, env = "FEDIMPUTE_DEFAULT_STORAGE_LIMIT", default_value_t = 10 * 1024 * 1024 * 1024)]
-    pub default_storage_limit_bytes: i64,
 }

@@ -72,6 +72,7 @@ pub(crate) fn settings(
             audience: global.jwt_audience.clone(),
             access_ttl: args.access_token_ttl.0,
             refresh_ttl: args.refresh_token_ttl.0,
+            session_max_age: args.session_max_age.0,
             reset_ttl: args.reset_token_ttl.0,
         },
         bcrypt_cost: args.db.bcrypt_cost,
@@ -109,8 +110,8 @@ pub(crate) fn settings(
             password_file: global.data_dir.join("initial-admin-password"),
         },
         audit_retention: args.audit_retention.0,
-        default_monthly_job_limit: args.default_monthly_job_limit.max(0),
-        default_storage_limit_bytes: args.default_storage_limit_bytes.max(0),
+        default_monthly_job_limit: args.db.default_monthly_job_limit.max(0),
+        default_storage_limit_bytes: args.db.default_storage_limit_bytes.max(0),
     })
 }
 
@@ -170,6 +171,10 @@ async fn run_admin(global: &Global, command: &AdminCommand) -> Result<(), String
                 &roles(raw)?,
                 &password,
                 users.bcrypt_cost,
+                ops::Quotas {
+                    monthly_job_limit: users.default_monthly_job_limit.max(0),
+                    storage_limit_bytes: users.default_storage_limit_bytes.max(0),
+                },
             )
             .await?;
             println!("created user {id} ({username})");

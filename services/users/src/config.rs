@@ -57,6 +57,9 @@ pub struct TokenSettings {
     pub access_ttl: Duration,
     /// Refresh-token lifetime (30 days by default); each rotation restarts it.
     pub refresh_ttl: Duration,
+    /// A session ends this long after sign-in however often it is
+    /// refreshed (90 days by default).
+    pub session_max_age: Duration,
     /// Password-reset token lifetime (1 hour).
     pub reset_ttl: Duration,
 }

@@ -12,6 +12,13 @@ use crate::{
     users::Users,
 };
 
+/// The quotas of a new account.
+#[derive(Clone, Copy, Debug)]
+pub struct Quotas {
+    pub monthly_job_limit: i32,
+    pub storage_limit_bytes: i64,
+}
+
 /// Connects and migrates.
 pub async fn open(url: &str) -> Result<SeaOrmStore, String> {
     let db: DatabaseConnection = fedimpute_common::db::connect(url, 2)
@@ -69,6 +76,7 @@ pub async fn create_user(
     roles: &[Role],
     password: &str,
     cost: u32,
+    quotas: Quotas,
 ) -> Result<i64, String> {
     let name = username(name).map_err(|e| format!("username {e}"))?;
     let address = email(address).map_err(|e| format!("email {e}"))?;
@@ -95,8 +103,8 @@ pub async fn create_user(
             password_hash: hash(password, cost)?,
             is_active: true,
             profile: Users::default_profile(),
-            monthly_job_limit: 100,
-            storage_limit_bytes: 10 << 30,
+            monthly_job_limit: quotas.monthly_job_limit,
+            storage_limit_bytes: quotas.storage_limit_bytes,
             grants: roles
                 .iter()
                 .map(|role| NewGrant {

@@ -55,6 +55,7 @@ impl TestUsers {
                 audience: AUDIENCE.into(),
                 access_ttl: Duration::from_secs(900),
                 refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+                session_max_age: Duration::from_secs(90 * 24 * 3600),
                 reset_ttl: Duration::from_secs(3600),
             },
             bcrypt_cost: TEST_COST,

@@ -72,12 +72,15 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     /// still `verified_hash` (or its rehash): a login racing a deactivation
     /// or a password change gets no session. False when refused.
     async fn create_session(&self, session: NewSession, verified_hash: &str) -> StoreResult<bool>;
-    /// Spends `old_hash` and stores `new_hash` in the same session, atomically.
+    /// Spends `old_hash` and stores `new_hash` in the same session,
+    /// atomically. The new token lives `lifetime.ttl`, but never past the
+    /// session's `created_at + lifetime.max_age`; a session that old is
+    /// refused (its user signs in again).
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         new_hash: &str,
-        new_expires_at: Time,
+        lifetime: RefreshLifetime,
     ) -> StoreResult<Rotated>;
     /// Whether the session exists and is not revoked.
     async fn session_live(&self, session_id: &str) -> StoreResult<bool>;

@@ -165,6 +165,15 @@ pub struct Rehash<'a> {
     pub new: &'a str,
 }
 
+/// How long refresh tokens and their sessions live.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshLifetime {
+    /// Each new refresh token.
+    pub ttl: chrono::Duration,
+    /// The session, from its creation, however often it is refreshed.
+    pub max_age: chrono::Duration,
+}
+
 /// Which sessions to revoke.
 #[derive(Clone, Debug)]
 pub enum Revoke<'a> {

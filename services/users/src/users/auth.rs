@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
-    store::{NewSession, Rehash, Revoke, Rotated, UserRecord},
+    store::{NewSession, RefreshLifetime, Rehash, Revoke, Rotated, UserRecord},
     tokens::{random_token, token_hash},
 };
 
@@ -192,14 +192,18 @@ impl Users {
             return Err(Error::invalid("refresh_token", "is required"));
         }
         let next = random_token();
-        let ttl =
-            chrono::Duration::from_std(self.tokens.settings().refresh_ttl).unwrap_or_default();
+        let settings = self.tokens.settings();
+        let lifetime = RefreshLifetime {
+            ttl: chrono::Duration::from_std(settings.refresh_ttl).unwrap_or_default(),
+            max_age: chrono::Duration::from_std(settings.session_max_age)
+                .unwrap_or(chrono::Duration::days(90)),
+        };
         match self
             .store
             .rotate_refresh(
                 &token_hash(refresh_token.trim()),
                 &token_hash(&next),
-                Utc::now() + ttl,
+                lifetime,
             )
             .await?
         {

@@ -21,8 +21,8 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{
     AuditFilter, AuditRecord, CredentialRecord, GrantRecord, NewAudit, NewCredential, NewGrant,
-    NewMail, NewSession, NewUser, OutboxMail, Rehash, Reserved, Revoke, Rotated, StoreResult,
-    ThrottleState, Time, UserFilter, UserPatch, UserRecord, UsersStore, Verification,
+    NewMail, NewSession, NewUser, OutboxMail, RefreshLifetime, Rehash, Reserved, Revoke, Rotated,
+    StoreResult, ThrottleState, Time, UserFilter, UserPatch, UserRecord, UsersStore, Verification,
     entity::users,
 };
 
@@ -101,9 +101,9 @@ impl UsersStore for SeaOrmStore {
         &self,
         old_hash: &str,
         new_hash: &str,
-        new_expires_at: Time,
+        lifetime: RefreshLifetime,
     ) -> StoreResult<Rotated> {
-        sessions::rotate_refresh(&self.db, old_hash, new_hash, new_expires_at).await
+        sessions::rotate_refresh(&self.db, old_hash, new_hash, lifetime).await
     }
     async fn session_live(&self, session_id: &str) -> StoreResult<bool> {
         sessions::session_live(&self.db, session_id).await

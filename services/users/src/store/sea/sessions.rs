@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::accounts::lock_user;
 use crate::store::{
-    NewSession, Revoke, Rotated, StoreError, StoreResult, Time,
+    NewSession, RefreshLifetime, Revoke, Rotated, StoreError, StoreResult, Time,
     entity::{refresh_tokens, sessions, users},
 };
 
@@ -68,7 +68,7 @@ pub(super) async fn rotate_refresh(
     db: &DatabaseConnection,
     old_hash: &str,
     new_hash: &str,
-    new_expires_at: Time,
+    lifetime: RefreshLifetime,
 ) -> StoreResult<Rotated> {
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -101,10 +101,15 @@ pub(super) async fn rotate_refresh(
             session_id: token.session_id,
         });
     }
-    let session_ok = sessions::Entity::find_by_id(token.session_id.as_str())
+    let session = sessions::Entity::find_by_id(token.session_id.as_str())
         .one(&txn)
-        .await?
-        .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now);
+        .await?;
+    let deadline = session
+        .as_ref()
+        .map_or(now, |s| s.created_at + lifetime.max_age);
+    let session_ok =
+        session.is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now && deadline > now);
+    let new_expires_at = (now + lifetime.ttl).min(deadline);
     let user_ok = users::Entity::find_by_id(token.user_id)
         .one(&txn)
         .await?

@@ -116,7 +116,10 @@ async fn a_reused_refresh_token_revokes_its_session() {
             .await
             .unwrap();
         session(s, user.id, "s1", "t1").await;
-        let later = Utc::now() + Duration::days(2);
+        let later = crate::store::RefreshLifetime {
+            ttl: Duration::days(2),
+            max_age: Duration::days(90),
+        };
         let ok = Rotated::Ok {
             user_id: user.id,
             session_id: "s1".into(),
@@ -194,6 +197,37 @@ async fn two_admins_demoting_each_other_at_once_leave_one() {
             .unwrap()
             .id;
         s.set_grants(plain, &researcher).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
+    on_each_backend(async |s| {
+        let id = s
+            .create_user(new_user("long-lived", "long@example.org"))
+            .await
+            .unwrap()
+            .id;
+        session(s, id, "s-old", "a1").await;
+        let lifetime = |max_age| crate::store::RefreshLifetime {
+            ttl: Duration::days(30),
+            max_age,
+        };
+        // Within its maximum age the session rotates...
+        assert!(matches!(
+            s.rotate_refresh("a1", "a2", lifetime(Duration::days(1)))
+                .await
+                .unwrap(),
+            Rotated::Ok { .. }
+        ));
+        // ...past it (here: a maximum age already spent), it is refused.
+        assert_eq!(
+            s.rotate_refresh("a2", "a3", lifetime(Duration::zero()))
+                .await
+                .unwrap(),
+            Rotated::Refused
+        );
     })
     .await;
 }

@@ -189,7 +189,10 @@ async fn concurrent_writers_never_overshoot() {
                 let reserved = s
                     .reserve(id, "jobs", "2026-11", 1, 5, &format!("r{n}"))
                     .await;
-                let later = Utc::now() + Duration::days(2);
+                let later = crate::store::RefreshLifetime {
+                    ttl: Duration::days(2),
+                    max_age: Duration::days(90),
+                };
                 let rotated = s.rotate_refresh("t1", &format!("n{n}"), later).await;
                 let hour = Duration::hours(1);
                 s.record_failure("addr:x", hour, 99, hour).await.unwrap();
