@@ -64,6 +64,20 @@ pub struct TokenSettings {
     pub reset_ttl: Duration,
 }
 
+impl TokenSettings {
+    /// The keys that verify this service's tokens, as published: the
+    /// signing key first, then retired ones.
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        let current = self.signer.public_key().clone();
+        let retired = self
+            .previous_keys
+            .iter()
+            .filter(|k| k.kid() != current.kid())
+            .cloned();
+        std::iter::once(current.clone()).chain(retired).collect()
+    }
+}
+
 /// Failed-login throttling, per account and per client address.
 #[derive(Clone, Debug)]
 pub struct ThrottleSettings {

@@ -107,9 +107,7 @@ impl Application {
         );
 
         let tokens = &settings.tokens;
-        let mut keys = vec![tokens.signer.public_key().clone()];
-        keys.extend(tokens.previous_keys.iter().cloned());
-        let verifier = Verifier::new(&tokens.issuer, &tokens.audience, keys);
+        let verifier = Verifier::new(&tokens.issuer, &tokens.audience, tokens.public_keys());
         let server = GrpcServer::bind(
             settings.addr,
             &[fedimpute_proto::FILE_DESCRIPTOR_SET],

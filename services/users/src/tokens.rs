@@ -49,18 +49,9 @@ impl Tokens {
         &self.settings
     }
 
-    /// The published keys: the signing key first, then retired ones.
+    /// The published keys.
     pub(crate) fn public_keys(&self) -> Vec<PublicKey> {
-        let current = self.settings.signer.public_key().clone();
-        let mut keys = vec![current.clone()];
-        keys.extend(
-            self.settings
-                .previous_keys
-                .iter()
-                .filter(|k| k.kid() != current.kid())
-                .cloned(),
-        );
-        keys
+        self.settings.public_keys()
     }
 
     /// An access token for `user` in session `sid`, carrying the grants in

@@ -43,6 +43,34 @@ pub async fn query_texts(db: &TestDb, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs one SQL statement on the database.
+pub async fn execute(db: &TestDb, sql: &str) {
+    let conn = Database::connect(&db.url).await.expect("connect to the db");
+    conn.execute_unprepared(sql)
+        .await
+        .expect("the statement runs");
+    conn.close().await.ok();
+}
+
+/// The first column of the first row of `sql`, as an integer.
+pub async fn query_i64(db: &TestDb, sql: &str) -> i64 {
+    let conn = Database::connect(&db.url).await.expect("connect to the db");
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("the query runs")
+        .expect("a row");
+    let value = row
+        .try_get_by_index::<i64>(0)
+        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+        .expect("an integer column");
+    conn.close().await.ok();
+    value
+}
+
 /// One test database.
 #[derive(Debug)]
 pub struct TestDb {

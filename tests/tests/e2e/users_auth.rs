@@ -6,18 +6,18 @@ use fedimpute_common::auth::{PublicKey, Verifier};
 use fedimpute_proto::registry as rpb;
 use fedimpute_proto::users::{self as pb, users_service_client::UsersServiceClient};
 use fedimpute_tests::{
-    TestDb, backends, eventually,
+    backends, eventually,
     fakes::smtp::{FakeSmtp, SmtpFault},
     harness::{
         auth::{AUDIENCE, ISSUER, bearer},
+        db::{execute, query_i64, query_texts},
         users::{ADMIN, ADMIN_PASSWORD, TestUsers, password_of, smtp, with_token},
     },
 };
-use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
 
-use crate::common::{create, service};
+use crate::common::{create, service, violated_fields};
 
 /// The legacy platform's hash of `test_password` (user `test_user`).
 const LEGACY_HASH: &str =
@@ -68,50 +68,6 @@ async fn current_user(
         .get_current_user(with_token(pb::GetCurrentUserRequest {}, token))
         .await
         .map(|r| r.into_inner().user.expect("a user"))
-}
-
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
-
-/// Runs one SQL statement on the service's database.
-async fn execute(db: &TestDb, sql: &str) {
-    let conn = Database::connect(&db.url).await.expect("connect to the db");
-    conn.execute_unprepared(sql)
-        .await
-        .expect("the statement runs");
-    conn.close().await.ok();
-}
-
-/// The first column of the first row of `sql`, as a string or integer.
-async fn query_string(db: &TestDb, sql: &str) -> Option<String> {
-    let conn = Database::connect(&db.url).await.expect("connect to the db");
-    let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .expect("the query runs");
-    let value = row.map(|row| row.try_get_by_index::<String>(0).expect("a string column"));
-    conn.close().await.ok();
-    value
-}
-
-async fn query_i64(db: &TestDb, sql: &str) -> i64 {
-    let conn = Database::connect(&db.url).await.expect("connect to the db");
-    let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .expect("the query runs")
-        .expect("a row");
-    let value = row
-        .try_get_by_index::<i64>(0)
-        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-        .expect("an integer column");
-    conn.close().await.ok();
-    value
 }
 
 /// The reset token in a mail body.
@@ -246,11 +202,13 @@ async fn a_legacy_django_hash_logs_in_and_is_upgraded_to_bcrypt() {
         try_login(&mut client, "test_user", "test_password")
             .await
             .expect("the legacy password logs in");
-        let stored = query_string(
+        let stored = query_texts(
             &users.db,
             "SELECT password_hash FROM users WHERE username = 'test_user'",
         )
         .await
+        .into_iter()
+        .next()
         .expect("the user row");
         assert!(stored.starts_with("$2"), "rehashed with bcrypt: {stored}");
         try_login(&mut client, "test_user", "test_password")
