@@ -34,6 +34,13 @@ pub enum Fault {
     NonJson,
     /// Answer normally, but only after this delay (tokio::time::sleep is fine inside a fake).
     Delay(std::time::Duration),
+    /// Never answer (until the client gives up and closes the connection).
+    Hang,
+    /// For submissions: the job is created (and counted), then the reply never comes.
+    HangAfterAccept,
+    /// For submissions: the job is created (and counted), then the connection is closed
+    /// without a usable reply (the reply body breaks off), as after a reset.
+    CloseAfterAccept,
 }
 
 impl Fault {
@@ -49,6 +56,52 @@ const NGINX_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r
 const NON_JSON_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n\
 <body><h1>It works!</h1><p>This is not the API you are looking for.</p></body></html>\n";
 
+/// Faults scripted per route of a fake: a standing fault, and a queue of one-shot faults
+/// that are used up first ("the next N requests"). Route names are each fake's own
+/// constants (`"submit"`, `"status"`, `"list"`...).
+#[derive(Debug, Default)]
+pub(crate) struct FaultPlan {
+    standing: std::collections::HashMap<String, Fault>,
+    queued: std::collections::HashMap<String, std::collections::VecDeque<Fault>>,
+}
+
+impl FaultPlan {
+    /// Sets the fault every request to `route` gets (`Fault::None` clears it).
+    pub(crate) fn set(&mut self, route: &str, fault: Fault) {
+        self.standing.insert(route.to_owned(), fault);
+    }
+
+    /// The next `times` requests to `route` get `fault`, then it answers as before.
+    pub(crate) fn push(&mut self, route: &str, fault: Fault, times: usize) {
+        let queue = self.queued.entry(route.to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// The fault for this request to `route` (consuming a one-shot one first).
+    pub(crate) fn next(&mut self, route: &str) -> Fault {
+        if let Some(fault) = self.queued.get_mut(route).and_then(|q| q.pop_front()) {
+            return fault;
+        }
+        self.standing.get(route).cloned().unwrap_or_default()
+    }
+}
+
+/// A reply whose body breaks off at once: the client sees the connection fail.
+pub(crate) fn broken_reply() -> Response {
+    let body = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fake: connection reset",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// How long `stop()` waits for in-flight requests before abandoning them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -56,7 +109,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// "answer normally" (after sleeping, for [`Fault::Delay`]).
 pub(crate) async fn apply_fault(fault: Fault) -> Option<Response> {
     match fault {
-        Fault::None => None,
+        Fault::None | Fault::HangAfterAccept | Fault::CloseAfterAccept => None,
+        Fault::Hang => std::future::pending().await,
         Fault::Delay(delay) => {
             tokio::time::sleep(delay).await;
             None
