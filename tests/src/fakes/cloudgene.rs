@@ -1,50 +1,49 @@
 //! Loopback fake of a Cloudgene 3 server (Michigan, TOPMed, H3Africa/Afrigen): the health
-//! probe and reference-panel discovery (external-apis.md A.2, A.3, A.5, A.9, A.10).
+//! probe, reference-panel discovery, and the job API with its state machine, failure
+//! scenarios, downloads and per-route faults (external-apis.md A.2–A.10).
+//!
+//! Jobs move one *tick* at a time: each `GET /api/v2/jobs/{id}` (or `…/status`) advances
+//! that job by [`CloudgeneConfig::ticks_per_poll`] before answering, and tests can drive
+//! jobs directly with [`FakeCloudgene::advance`]. Which way a job ends is its [`Scenario`],
+//! chosen by a `fake:<scenario>` marker in its `job-name`, [`FakeCloudgene::push_scenario`],
+//! or [`CloudgeneConfig::default_scenario`]; broken inputs fail validation on their own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Request, State as Shared};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State as Shared};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Fault, Loopback, apply_fault, bind_loopback, json_reply, lock};
+pub use app::FakePanel;
+pub use model::{FakeJob, Scenario, Submission, SubmittedFile};
+
+use super::{Fault, FaultPlan, Loopback, bind_loopback, json_reply, lock};
 
 /// The display name of the imputation app, as `imputationserver2` calls itself.
 pub const APP_NAME: &str = "Genotype Imputation";
 /// The maintenance message of `GET /api/v2/server` and of the 503 replies.
 pub const MAINTENANCE_MESSAGE: &str = "This functionality is currently under maintenance.";
 
-/// A reference panel offered by the fake's imputation app.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FakePanel {
-    /// The `refpanel` key, e.g. `"apps@h3africa-v6hc-s@1.0.0"`.
-    pub key: String,
-    /// The display name.
-    pub label: String,
-    /// Allowed `population` values as (key, label), e.g. `("afr", "AFR")`.
-    pub populations: Vec<(String, String)>,
-}
+/// Fault route: `POST /api/v2/jobs/submit/{app}`.
+pub const ROUTE_SUBMIT: &str = "submit";
+/// Fault route: `GET /api/v2/jobs/{id}` and `GET /api/v2/jobs/{id}/status`.
+pub const ROUTE_STATUS: &str = "status";
+/// Fault route: `GET /api/v2/jobs`.
+pub const ROUTE_LIST: &str = "list";
+/// Fault route: `GET /api/v2/jobs/{id}/cancel`.
+pub const ROUTE_CANCEL: &str = "cancel";
+/// Fault route: `GET /api/v2/jobs/{id}/restart`.
+pub const ROUTE_RESTART: &str = "restart";
+/// Fault route: `GET /share/results/…` and `GET /downloads/…` (not the S3 side).
+pub const ROUTE_DOWNLOAD: &str = "download";
 
-impl FakePanel {
-    /// A panel whose population labels are the upper-cased keys (`"mixed"` → `"MIXED"`).
-    pub fn new(key: &str, label: &str, populations: &[&str]) -> Self {
-        Self {
-            key: key.to_owned(),
-            label: label.to_owned(),
-            populations: populations
-                .iter()
-                .map(|p| ((*p).to_owned(), p.to_uppercase()))
-                .collect(),
-        }
-    }
-}
+/// Slack over the upload limit for the multipart framing, so the 413 is the fake's own.
+const BODY_SLACK: u64 = 1 << 20;
 
 /// Configuration of a [`FakeCloudgene`].
 #[derive(Clone, Debug)]
@@ -57,32 +56,51 @@ pub struct CloudgeneConfig {
     pub app_id: String,
     /// The reference panels the app offers.
     pub panels: Vec<FakePanel>,
+    /// Jobs in states 1–3 a user may have; one more submit gets 400 (Cloudgene: 2).
+    pub max_running_jobs_per_user: usize,
+    /// A larger submit body gets 413 (Cloudgene `uploadLimit`: 5000 MB).
+    pub upload_limit_bytes: u64,
+    /// Downloads per result file (`count`; -1 = unlimited; Cloudgene: 10).
+    pub max_downloads: i64,
+    /// Fewer samples fail "Input Validation" (IS2: 20).
+    pub min_samples: usize,
+    /// More samples fail "Input Validation" (IS2: 50 000).
+    pub max_samples: usize,
+    /// Ticks spent in state 1; `positionInQueue` counts down from `queue_ticks - 1`.
+    pub queue_ticks: u32,
+    /// Ticks of the "Phasing and Imputation" step.
+    pub imputation_ticks: u32,
+    /// Ticks each details/status GET advances its job by (0: only [`FakeCloudgene::advance`]).
+    pub ticks_per_poll: u32,
+    /// Ticks after 4 (or 5/6) before 8 (or 9) with `deletedOn` set; `None`: never.
+    pub notify_after_ticks: Option<u32>,
+    /// `GET /api/v2/jobs` answers a bare array (Cloudgene 2 docs) instead of a page.
+    pub legacy_list_array: bool,
+    /// Keep the full bytes of uploaded files in [`SubmittedFile::bytes`].
+    pub keep_uploads: bool,
+    /// The scenario of jobs without a marker or a pushed scenario.
+    pub default_scenario: Scenario,
 }
 
 impl Default for CloudgeneConfig {
     fn default() -> Self {
-        let all = ["afr", "amr", "eas", "eur", "sas", "mixed", "off"];
         Self {
             name: "Fake Cloudgene".to_owned(),
             tokens: vec!["cloudgene-test-token".to_owned()],
             app_id: "imputationserver2@2.0.12".to_owned(),
-            panels: vec![
-                FakePanel::new(
-                    "apps@1000g-phase-3-v5@2.0.0",
-                    "1000 Genomes Phase 3 (Version 5)",
-                    &all,
-                ),
-                FakePanel::new(
-                    "apps@h3africa-v6hc-s@1.0.0",
-                    "H3Africa Reference Panel (v6)",
-                    &["afr", "mixed", "off"],
-                ),
-                FakePanel::new(
-                    "apps@topmed-r3@1.0.0",
-                    "TOPMed (Version R3)",
-                    &["all", "off"],
-                ),
-            ],
+            panels: app::default_panels(),
+            max_running_jobs_per_user: 2,
+            upload_limit_bytes: 5000 << 20,
+            max_downloads: 10,
+            min_samples: 20,
+            max_samples: 50_000,
+            queue_ticks: 1,
+            imputation_ticks: 2,
+            ticks_per_poll: 1,
+            notify_after_ticks: None,
+            legacy_list_array: false,
+            keep_uploads: false,
+            default_scenario: Scenario::Success,
         }
     }
 }
@@ -98,36 +116,72 @@ pub fn username_for(index: usize) -> String {
 #[derive(Debug)]
 struct State {
     config: CloudgeneConfig,
+    /// Token → index in `config.tokens` (rebuilt by `set_tokens`).
+    token_index: HashMap<String, usize>,
     maintenance: bool,
     fault: Fault,
     queue_size: u64,
     hits: HashMap<String, usize>,
     last_token: HashMap<String, String>,
+    jobs: table::JobTable,
+    faults: FaultPlan,
+    scenarios: VecDeque<Scenario>,
+    redirect_downloads: bool,
+    /// The S3 stand-in's `http://127.0.0.1:<port>`.
+    s3_base: String,
+}
+
+impl State {
+    fn index_tokens(&mut self) {
+        self.token_index = self
+            .config
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, token)| (token.clone(), i))
+            .collect();
+    }
 }
 
 type SharedState = Arc<Mutex<State>>;
 
-/// A running fake Cloudgene server.
+/// A running fake Cloudgene server (and its S3 stand-in for redirected downloads).
 #[derive(Debug)]
 pub struct FakeCloudgene {
     state: SharedState,
     server: Loopback,
+    s3: Loopback,
 }
 
 impl FakeCloudgene {
-    /// Starts the fake on an ephemeral loopback port.
+    /// Starts the fake on an ephemeral loopback port (and its S3 stand-in on another).
     pub async fn start(config: CloudgeneConfig) -> Self {
-        let state = Arc::new(Mutex::new(State {
+        let (s3_listener, s3_base) = bind_loopback().await;
+        let body_limit = config.upload_limit_bytes.saturating_add(BODY_SLACK);
+        let mut state = State {
             config,
+            token_index: HashMap::new(),
             maintenance: false,
             fault: Fault::None,
             queue_size: 0,
             hits: HashMap::new(),
             last_token: HashMap::new(),
-        }));
+            jobs: table::JobTable::default(),
+            faults: FaultPlan::default(),
+            scenarios: VecDeque::new(),
+            redirect_downloads: false,
+            s3_base,
+        };
+        state.index_tokens();
+        let state = Arc::new(Mutex::new(state));
         let (listener, _) = bind_loopback().await;
-        let server = Loopback::serve(listener, router(Arc::clone(&state)));
-        Self { state, server }
+        let body_limit = usize::try_from(body_limit).unwrap_or(usize::MAX);
+        let server = Loopback::serve(listener, router(Arc::clone(&state), body_limit));
+        let s3_router = Router::new()
+            .route("/s3/{hash}/{*name}", get(downloads::s3_object))
+            .with_state(Arc::clone(&state));
+        let s3 = Loopback::serve(s3_listener, s3_router);
+        Self { state, server, s3 }
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -135,54 +189,37 @@ impl FakeCloudgene {
         self.server.base_url()
     }
 
-    /// Sets the `maintenace` (sic) flag; while on, the apps route answers 503.
-    pub fn set_maintenance(&self, on: bool) {
-        lock(&self.state).maintenance = on;
+    /// The S3 stand-in's `http://127.0.0.1:<port>` (redirected downloads land there).
+    pub fn s3_base_url(&self) -> String {
+        self.s3.base_url()
     }
 
-    /// Injects a fault into `GET /api/v2/server` (only).
-    pub fn set_fault(&self, fault: Fault) {
-        lock(&self.state).fault = fault;
-    }
-
-    /// Replaces the reference panels of the app.
-    pub fn set_panels(&self, panels: Vec<FakePanel>) {
-        lock(&self.state).config.panels = panels;
-    }
-
-    /// Replaces the valid API tokens (a removed token is "revoked" and gets 401).
-    pub fn set_tokens(&self, tokens: Vec<String>) {
-        lock(&self.state).config.tokens = tokens;
-    }
-
-    /// Sets `queue.size` of `GET /api/v2/server/counters`.
-    pub fn set_queue_size(&self, size: u64) {
-        lock(&self.state).queue_size = size;
-    }
-
-    /// How many requests were received whose URI path equals `path`.
-    pub fn hits(&self, path: &str) -> usize {
-        lock(&self.state).hits.get(path).copied().unwrap_or(0)
-    }
-
-    /// The `X-Auth-Token` header of the last request to `path` that carried one.
-    pub fn last_token(&self, path: &str) -> Option<String> {
-        lock(&self.state).last_token.get(path).cloned()
-    }
-
-    /// Shuts the server down; afterwards connecting to its port is refused.
+    /// Shuts both listeners down; afterwards connecting to their ports is refused.
     pub async fn stop(self) {
         self.server.stop().await;
+        self.s3.stop().await;
     }
 }
 
-fn router(state: SharedState) -> Router {
+fn router(state: SharedState, body_limit: usize) -> Router {
     Router::new()
-        .route("/api/v2/server", get(server_info))
-        .route("/api/v2/server/counters", get(counters))
-        .route("/api/v2/server/apps/{app_id}", get(app_details))
-        .route("/api/v2/tokens/verify", post(verify_token))
-        .fallback(fallback)
+        .route("/api/v2/server", get(server::server_info))
+        .route("/api/v2/server/counters", get(server::counters))
+        .route("/api/v2/server/apps/{app_id}", get(server::app_details))
+        .route("/api/v2/tokens/verify", post(server::verify_token))
+        .route(
+            "/api/v2/jobs/submit/{app}",
+            post(submit::submit).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/api/v2/jobs", get(jobs::list))
+        .route("/api/v2/jobs/{id}", get(jobs::details).delete(jobs::delete))
+        .route("/api/v2/jobs/{id}/status", get(jobs::details))
+        .route("/api/v2/jobs/{id}/cancel", get(jobs::cancel))
+        .route("/api/v2/jobs/{id}/restart", get(jobs::restart))
+        .route("/logs/{id}", get(jobs::logs))
+        .route("/share/results/{hash}/{*name}", get(downloads::share))
+        .route("/downloads/{job}/{hash}/{*name}", get(downloads::by_job))
+        .fallback(server::fallback)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
         .with_state(state)
 }
@@ -208,124 +245,18 @@ fn auth_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The username of a valid token.
-fn user_of(config: &CloudgeneConfig, token: Option<&str>) -> Option<String> {
+fn user_of(state: &State, token: Option<&str>) -> Option<String> {
     let token = token.filter(|t| !t.is_empty())?;
-    config
-        .tokens
-        .iter()
-        .position(|t| t == token)
-        .map(username_for)
-}
-
-fn user_json(username: &str) -> Value {
-    json!({"username": username, "mail": format!("{username}@example.org"), "admin": false,
-        "name": format!("Fake User ({username})")})
+    state.token_index.get(token).copied().map(username_for)
 }
 
 fn app_version(app_id: &str) -> &str {
     app_id.split_once('@').map_or("", |(_, version)| version)
 }
 
-async fn server_info(Shared(state): Shared<SharedState>, headers: HeaderMap) -> Response {
-    let fault = lock(&state).fault.clone();
-    if let Some(response) = apply_fault(fault).await {
-        return response;
-    }
-    let state = lock(&state);
-    let token = auth_token(&headers);
-    let mut body = json!({
-        "name": state.config.name, "background": "#f8f9fa", "foreground": "#343a40",
-        "footer": "", "emailRequired": true, "oauth": [], "navigation": [],
-        "loggedIn": false, "maintenace": state.maintenance,
-        "maintenaceMessage": MAINTENANCE_MESSAGE, "apps": [],
-    });
-    if let (Some(username), Some(map)) = (
-        user_of(&state.config, token.as_deref()),
-        body.as_object_mut(),
-    ) {
-        let app = &state.config.app_id;
-        map.insert("loggedIn".into(), json!(true));
-        map.insert("user".into(), user_json(&username));
-        map.insert(
-            "apps".into(),
-            json!([{"id": app, "name": APP_NAME, "version": app_version(app)}]),
-        );
-        map.insert("deprecatedApps".into(), json!([]));
-        map.insert("experimentalApps".into(), json!([]));
-    }
-    json_reply(StatusCode::OK, body)
-}
-
-async fn counters(Shared(state): Shared<SharedState>) -> Response {
-    let size = lock(&state).queue_size;
-    json_reply(
-        StatusCode::OK,
-        json!({"complete": {}, "queue": {"size": size}, "users": 1}),
-    )
-}
-
-async fn app_details(
-    Shared(state): Shared<SharedState>,
-    Path(requested): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let state = lock(&state);
-    if user_of(&state.config, auth_token(&headers).as_deref()).is_none() {
-        return unauthorized(uri.path());
-    }
-    if state.maintenance {
-        return message(StatusCode::SERVICE_UNAVAILABLE, MAINTENANCE_MESSAGE);
-    }
-    let app_id = &state.config.app_id;
-    let bare = app_id.split_once('@').map_or(app_id.as_str(), |(id, _)| id);
-    if requested != *app_id && requested != bare {
-        let text = format!(
-            "Application {requested} not found or the request requires user authentication."
-        );
-        return message(StatusCode::NOT_FOUND, &text);
-    }
-    json_reply(StatusCode::OK, app::app_json(&state.config))
-}
-
-#[derive(Debug, Deserialize)]
-struct VerifyForm {
-    token: Option<String>,
-}
-
-async fn verify_token(
-    Shared(state): Shared<SharedState>,
-    form: Result<Form<VerifyForm>, FormRejection>,
-) -> Response {
-    let token = form.ok().and_then(|Form(form)| form.token);
-    let username = user_of(&lock(&state).config, token.as_deref());
-    let body = match username {
-        Some(username) => {
-            let expire = chrono::Utc::now() + chrono::TimeDelta::days(30);
-            json!({"valid": true, "message": format!("API Token was created by {username} and is valid."),
-                "username": username, "name": format!("Fake User ({username})"),
-                "mail": format!("{username}@example.org"),
-                "expire": expire.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
-        }
-        None => {
-            json!({"valid": false, "message": "Invalid API Token.", "username": null, "name": null,
-            "mail": null, "expire": null})
-        }
-    };
-    json_reply(StatusCode::OK, body)
-}
-
-async fn fallback(uri: Uri) -> Response {
-    let path = uri.path();
-    if path == "/api" || path.starts_with("/api/") {
-        return unauthorized(path);
-    }
-    json_reply(
-        StatusCode::NOT_FOUND,
-        json!({"message": "Not Found",
-        "_links": {"self": {"href": path, "templated": false}},
-        "_embedded": {"errors": [{"message": format!("Page Not Found: {path}")}]}}),
-    )
+/// Now, in epoch milliseconds (Cloudgene's times).
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Micronaut's security rejection.
@@ -343,6 +274,29 @@ fn message(status: StatusCode, text: &str) -> Response {
     json_reply(status, json!({"message": text, "success": false}))
 }
 
+mod admission;
 mod app;
+mod control;
+mod downloads;
+mod jobs;
+mod machine;
+mod model;
+mod render;
+mod server;
+mod submit;
+mod table;
+mod vcf;
+mod zip;
+
+#[cfg(test)]
+mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_access;
+#[cfg(test)]
+mod tests_downloads;
+#[cfg(test)]
+mod tests_jobs;
+#[cfg(test)]
+mod tests_scenarios;

@@ -5,6 +5,53 @@ use serde_json::{Value, json};
 
 use super::{APP_NAME, CloudgeneConfig, app_version};
 
+/// A reference panel offered by the fake's imputation app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakePanel {
+    /// The `refpanel` key, e.g. `"apps@h3africa-v6hc-s@1.0.0"`.
+    pub key: String,
+    /// The display name.
+    pub label: String,
+    /// Allowed `population` values as (key, label), e.g. `("afr", "AFR")`.
+    pub populations: Vec<(String, String)>,
+}
+
+impl FakePanel {
+    /// A panel whose population labels are the upper-cased keys (`"mixed"` → `"MIXED"`).
+    pub fn new(key: &str, label: &str, populations: &[&str]) -> Self {
+        Self {
+            key: key.to_owned(),
+            label: label.to_owned(),
+            populations: populations
+                .iter()
+                .map(|p| ((*p).to_owned(), p.to_uppercase()))
+                .collect(),
+        }
+    }
+}
+
+/// The panels of A.10: 1000 Genomes phase 3, H3Africa v6 and TOPMed r3.
+pub(super) fn default_panels() -> Vec<FakePanel> {
+    let all = ["afr", "amr", "eas", "eur", "sas", "mixed", "off"];
+    vec![
+        FakePanel::new(
+            "apps@1000g-phase-3-v5@2.0.0",
+            "1000 Genomes Phase 3 (Version 5)",
+            &all,
+        ),
+        FakePanel::new(
+            "apps@h3africa-v6hc-s@1.0.0",
+            "H3Africa Reference Panel (v6)",
+            &["afr", "mixed", "off"],
+        ),
+        FakePanel::new(
+            "apps@topmed-r3@1.0.0",
+            "TOPMed (Version R3)",
+            &["all", "off"],
+        ),
+    ]
+}
+
 /// The `list` and `checkbox` inputs of `imputationserver2` (IS2 `cloudgene.yaml`):
 /// (id, description, type, default value, allowed values as (key, label)).
 type ListParam = (

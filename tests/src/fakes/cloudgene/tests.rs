@@ -173,7 +173,7 @@ async fn verify_and_unknown_api_routes() {
         .await
         .expect("reply");
     assert_eq!(garbage.json()["valid"], json!(false));
-    let other = request(&base, "GET", "/api/v2/jobs", &[TOKEN], "")
+    let other = request(&base, "GET", "/api/v2/admin/users", &[TOKEN], "")
         .await
         .expect("reply");
     assert_eq!(other.status, 401);
@@ -183,8 +183,8 @@ async fn verify_and_unknown_api_routes() {
     );
     assert_eq!(
         other.json()["_links"]["self"]["href"],
-        json!("/api/v2/jobs")
+        json!("/api/v2/admin/users")
     );
-    assert_eq!(fake.hits("/api/v2/jobs"), 1);
+    assert_eq!(fake.hits("/api/v2/admin/users"), 1);
     fake.stop().await;
 }
