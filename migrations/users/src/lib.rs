@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users;
+mod m20261201_000001_mail_dedupe;
 
 /// The users service's migrator.
 #[derive(Debug)]
@@ -14,7 +15,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_users::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_users::Migration),
+            Box::new(m20261201_000001_mail_dedupe::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -438,4 +438,14 @@ impl UsersService for UsersApi {
         let result = self.core.release(&origin, r).await;
         result.map(Response::new).map_err(Status::from)
     }
+
+    async fn notify_user(
+        &self,
+        request: Request<pb::NotifyUserRequest>,
+    ) -> Reply<pb::NotifyUserResponse> {
+        let origin = origin_of(&request);
+        let r = request.into_inner();
+        let result = self.core.notify(&origin, r).await;
+        result.map(Response::new).map_err(Status::from)
+    }
 }

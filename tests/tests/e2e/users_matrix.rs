@@ -58,7 +58,7 @@ fn class(rpc: &str) -> Class {
         "ListUserRoles" => Class::OwnerOrAdmin,
         "ListUsers" | "CreateUser" | "GetUser" | "UpdateUser" | "DeactivateUser"
         | "ReactivateUser" | "DeleteUser" | "SetUserRoles" | "ListAuditLogs" => Class::Admin,
-        "GetCredentialSecret" | "ReserveQuota" | "ReleaseQuota" => Class::Internal,
+        "GetCredentialSecret" | "ReserveQuota" | "ReleaseQuota" | "NotifyUser" => Class::Internal,
         other => panic!("UsersService.{other} has no row in the authorization matrix"),
     }
 }
@@ -301,6 +301,15 @@ async fn call(
         "ReleaseQuota" => client
             .release_quota(c.request(pb::ReleaseQuotaRequest {
                 reservation_id: "matrix".into(),
+            }))
+            .await
+            .map(ok),
+        "NotifyUser" => client
+            .notify_user(c.request(pb::NotifyUserRequest {
+                user_id: owner,
+                dedupe_key: "matrix".into(),
+                subject: "Matrix".into(),
+                body: "A notification.".into(),
             }))
             .await
             .map(ok),

@@ -172,3 +172,107 @@ async fn quotas_are_reserved_atomically_idempotently_and_released() {
         users.shutdown().await;
     }
 }
+
+fn notice(user_id: i64, key: &str) -> pb::NotifyUserRequest {
+    pb::NotifyUserRequest {
+        user_id,
+        dedupe_key: key.into(),
+        subject: "Your imputation job has completed".into(),
+        body: "Job 'chr20' completed on H3Africa.".into(),
+    }
+}
+
+#[tokio::test]
+async fn notifications_are_mailed_once_per_key_and_honour_the_preference() {
+    for db in backends().await {
+        let relay = fedimpute_tests::fakes::smtp::FakeSmtp::start().await;
+        let url = relay.url();
+        let users = TestUsers::spawn_with(db, |s| {
+            s.mail.smtp = Some(fedimpute_tests::harness::users::smtp(&url));
+        })
+        .await;
+        let (user, token) = users.researcher("notified").await;
+        let jobs = users.auth().jobs.token(Component::Users);
+        let mut client = users.client().await;
+
+        // Arrange / Act: the same key twice, then another key.
+        let first = client
+            .notify_user(as_component(
+                notice(user.id, "job:a:1:completed"),
+                &jobs,
+                None,
+            ))
+            .await
+            .expect("queued")
+            .into_inner();
+        let again = client
+            .notify_user(as_component(
+                notice(user.id, "job:a:1:completed"),
+                &jobs,
+                None,
+            ))
+            .await
+            .expect("answered")
+            .into_inner();
+        assert!(first.queued);
+        assert_eq!((again.queued, again.reason.as_str()), (false, "duplicate"));
+        let mails = relay
+            .wait_for_messages(1, std::time::Duration::from_secs(15))
+            .await;
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        assert_eq!(mails[0].to, vec![user.email.clone()]);
+        assert_eq!(mails[0].subject(), "Your imputation job has completed");
+        assert!(mails[0].body().contains("Job 'chr20' completed"));
+
+        // The user turns notifications off: nothing more is queued.
+        client
+            .update_my_profile(with_token(
+                pb::UpdateMyProfileRequest {
+                    profile: Some(pb::Profile {
+                        email_notifications: Some(false),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["email_notifications".into()],
+                    }),
+                },
+                &token,
+            ))
+            .await
+            .expect("profile updated");
+        let off = client
+            .notify_user(as_component(notice(user.id, "job:a:1:failed"), &jobs, None))
+            .await
+            .expect("answered")
+            .into_inner();
+        assert_eq!(
+            (off.queued, off.reason.as_str()),
+            (false, "notifications_off")
+        );
+
+        // Only the Jobs component may ask; a bad request names its fields.
+        let denied = client
+            .notify_user(with_token(notice(user.id, "job:b"), &token))
+            .await
+            .expect_err("an end user cannot send mail");
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        let bad = client
+            .notify_user(as_component(
+                pb::NotifyUserRequest {
+                    user_id: user.id,
+                    ..Default::default()
+                },
+                &jobs,
+                None,
+            ))
+            .await
+            .expect_err("empty fields refused");
+        assert_eq!(bad.code(), Code::InvalidArgument);
+        for field in ["dedupe_key", "subject", "body"] {
+            assert!(bad.message().contains(field), "{}", bad.message());
+        }
+        assert_eq!(relay.messages().len(), 1);
+        users.shutdown().await;
+        relay.stop().await;
+    }
+}

@@ -183,7 +183,8 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn release(&self, reservation_id: &str) -> StoreResult<bool>;
 
     // Mail outbox.
-    async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<()>;
+    /// Queues a mail; false when its `dedupe_key` was queued before.
+    async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<bool>;
     /// Claims unsent mail whose next attempt is due, oldest first: each is
     /// leased for `lease` (its next attempt moved ahead), so concurrent
     /// senders never take the same mail.

@@ -293,6 +293,8 @@ pub struct NewMail {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// An idempotency key: a second mail with the same key is not queued.
+    pub dedupe_key: Option<String>,
 }
 
 #[derive(Clone, Debug)]

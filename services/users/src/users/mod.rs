@@ -5,6 +5,7 @@ pub(crate) mod accounts;
 mod admin;
 mod auth;
 mod credentials;
+mod notify;
 mod quotas;
 mod reset;
 mod throttle;

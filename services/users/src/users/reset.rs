@@ -92,6 +92,7 @@ impl Users {
             recipient: user.email.clone(),
             subject: "Reset your fedimpute password".into(),
             body: crate::mail::seal(&self.keyring, &body),
+            dedupe_key: None,
         };
         self.store
             .create_reset(

@@ -15,6 +15,8 @@ pub(crate) struct Model {
     pub(crate) sent_at: Option<DateTimeUtc>,
     /// Set when a send failed permanently.
     pub(crate) failed_at: Option<DateTimeUtc>,
+    /// The caller's idempotency key (unique), when it gave one.
+    pub(crate) dedupe_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

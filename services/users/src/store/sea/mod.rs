@@ -238,7 +238,7 @@ impl UsersStore for SeaOrmStore {
     }
 
     // Mail outbox.
-    async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<()> {
+    async fn enqueue_mail(&self, mail: NewMail) -> StoreResult<bool> {
         outbox::enqueue_mail(&self.db, mail).await
     }
     async fn due_mail(&self, limit: u64, lease: chrono::Duration) -> StoreResult<Vec<OutboxMail>> {

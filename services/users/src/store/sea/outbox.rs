@@ -7,7 +7,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr, sea_query::ExprTrait as _,
 };
 
-use crate::store::{NewMail, OutboxMail, StoreResult, Time, entity::mail_outbox};
+use crate::store::{NewMail, OutboxMail, StoreError, StoreResult, Time, entity::mail_outbox};
 
 /// Queues a mail, due at once.
 pub(super) async fn insert_mail(
@@ -25,6 +25,7 @@ pub(super) async fn insert_mail(
         created_at: Set(now),
         sent_at: Set(None),
         failed_at: Set(None),
+        dedupe_key: Set(mail.dedupe_key),
         ..Default::default()
     }
     .insert(db)
@@ -32,8 +33,12 @@ pub(super) async fn insert_mail(
     Ok(())
 }
 
-pub(super) async fn enqueue_mail(db: &DatabaseConnection, mail: NewMail) -> StoreResult<()> {
-    insert_mail(db, mail, Utc::now()).await
+pub(super) async fn enqueue_mail(db: &DatabaseConnection, mail: NewMail) -> StoreResult<bool> {
+    match insert_mail(db, mail, Utc::now()).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Db(e)) if fedimpute_common::db::unique_violation(&e).is_some() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn pending() -> sea_orm::Select<mail_outbox::Entity> {

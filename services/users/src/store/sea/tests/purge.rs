@@ -44,6 +44,7 @@ async fn purging_removes_old_rows_and_keeps_live_ones() {
             recipient: "ada@example.org".into(),
             subject: subject.into(),
             body: "https://example.org/reset#token".into(),
+            dedupe_key: None,
         };
         s.create_reset(id, "r-old", now - hour, mail("reset"))
             .await

@@ -21,6 +21,7 @@ async fn a_reset_token_works_once() {
             recipient: "ada@example.org".into(),
             subject: "Reset".into(),
             body: "...".into(),
+            dedupe_key: None,
         };
         let expires = Utc::now() + Duration::hours(1);
         s.create_reset(id, "old", expires, mail()).await.unwrap();
@@ -69,6 +70,7 @@ async fn sent_mail_loses_its_body() {
                 recipient: "ada@example.org".into(),
                 subject: subject.into(),
                 body: "https://example.org/reset#secret".into(),
+                dedupe_key: None,
             };
             s.enqueue_mail(mail).await.unwrap();
         }
@@ -207,6 +209,27 @@ async fn audit_is_newest_first_and_filtered() {
                 .unwrap(),
             6
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dedupe_key_queues_one_mail_ever() {
+    on_each_backend(async |s| {
+        let mail = |key: Option<&str>| NewMail {
+            recipient: "ada@example.org".into(),
+            subject: "Job completed".into(),
+            body: "sealed".into(),
+            dedupe_key: key.map(str::to_owned),
+        };
+        assert!(s.enqueue_mail(mail(Some("job:1:completed"))).await.unwrap());
+        assert!(!s.enqueue_mail(mail(Some("job:1:completed"))).await.unwrap());
+        assert!(s.enqueue_mail(mail(Some("job:1:failed"))).await.unwrap());
+        // Mail without a key is never refused.
+        assert!(s.enqueue_mail(mail(None)).await.unwrap());
+        assert!(s.enqueue_mail(mail(None)).await.unwrap());
+        let due = s.due_mail(10, Duration::minutes(5)).await.unwrap();
+        assert_eq!(due.len(), 4);
     })
     .await;
 }
