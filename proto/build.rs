@@ -7,6 +7,7 @@ use std::{env, fs, path::PathBuf};
 const PROTOS: &[&str] = &[
     "fedimpute/registry/v1/registry.proto",
     "fedimpute/users/v1/users.proto",
+    "fedimpute/jobs/v1/jobs.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -22,9 +22,15 @@ mod generated {
                 tonic::include_proto!("fedimpute.users.v1");
             }
         }
+        pub mod jobs {
+            pub mod v1 {
+                tonic::include_proto!("fedimpute.jobs.v1");
+            }
+        }
     }
 }
 
+pub use generated::fedimpute::jobs::v1 as jobs;
 pub use generated::fedimpute::registry::v1 as registry;
 pub use generated::fedimpute::users::v1 as users;
 pub use prost;

@@ -1,2 +1,5 @@
 //! The Jobs service (`fedimpute.jobs.v1`): input files, imputation jobs on
 //! the remote services, the scheduler that follows them, and their results.
+
+mod domain;
+mod store;

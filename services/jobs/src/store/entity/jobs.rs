@@ -1,0 +1,66 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub(crate) struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub(crate) id: String,
+    pub(crate) user_id: i64,
+    pub(crate) parent_id: Option<String>,
+    pub(crate) is_parent: bool,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) search_text: String,
+    pub(crate) service_id: Option<i64>,
+    pub(crate) service_name: String,
+    pub(crate) api_type: String,
+    pub(crate) panel_id: Option<i64>,
+    pub(crate) panel_name: String,
+    pub(crate) panel_external_id: String,
+    pub(crate) remote_config: String,
+    pub(crate) input_file_id: Option<String>,
+    pub(crate) input_file_name: String,
+    pub(crate) input_file_size: i64,
+    pub(crate) input_format: String,
+    pub(crate) build: String,
+    pub(crate) phasing: bool,
+    pub(crate) population: String,
+    pub(crate) mode: String,
+    pub(crate) r2_filter: Option<f64>,
+    pub(crate) status: String,
+    pub(crate) progress: i32,
+    pub(crate) attempt: i32,
+    pub(crate) external_id: Option<String>,
+    pub(crate) remote_state: String,
+    pub(crate) remote_payload: String,
+    pub(crate) payload_digest: String,
+    pub(crate) error_message: String,
+    pub(crate) warnings: String,
+    pub(crate) needs_credentials: bool,
+    pub(crate) refused_credential: String,
+    pub(crate) cancel_requested: bool,
+    pub(crate) results_password: String,
+    pub(crate) results_expire_at: Option<DateTimeUtc>,
+    pub(crate) quota_reservation: Option<String>,
+    pub(crate) created_at: DateTimeUtc,
+    pub(crate) updated_at: DateTimeUtc,
+    pub(crate) submitted_at: Option<DateTimeUtc>,
+    pub(crate) started_at: Option<DateTimeUtc>,
+    pub(crate) completed_at: Option<DateTimeUtc>,
+    pub(crate) version: i64,
+    pub(crate) phase: String,
+    pub(crate) next_run_at: DateTimeUtc,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) lease_until: Option<DateTimeUtc>,
+    pub(crate) error_count: i32,
+    pub(crate) last_error: String,
+    pub(crate) submit_started_at: Option<DateTimeUtc>,
+    pub(crate) not_found_count: i32,
+    pub(crate) restart_count: i32,
+    pub(crate) cancel_attempts: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub(crate) enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
