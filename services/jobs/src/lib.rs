@@ -3,3 +3,4 @@
 
 mod domain;
 mod store;
+mod files;

@@ -12,12 +12,12 @@ pub(super) const PANEL: &str = "apps@1000g-phase-3-v5@2.0.0";
 /// 51 samples, chromosome 20, hg19.
 pub(super) const VCF_51: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/vcf/chr20.tiny.100snps.vcf.gz"
+    "/fixtures/vcf/chr20.tiny.100snps.vcf.gz"
 );
 /// 7 samples, chr22, hg38.
 pub(super) const VCF_7: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/vcf/chr22.hg38.7samples.phased.vcf.gz"
+    "/fixtures/vcf/chr22.hg38.7samples.phased.vcf.gz"
 );
 
 /// The default configuration, changed by `change`.
