@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_registry;
+mod m20261201_000001_panel_api_config;
 
 /// The registry's migrator.
 #[derive(Debug)]
@@ -15,7 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_registry::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_registry::Migration),
+            Box::new(m20261201_000001_panel_api_config::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

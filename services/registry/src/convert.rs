@@ -28,6 +28,16 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A stored `api_config` (always an object; anything else reads as unset).
+fn config(value: &Value) -> Option<prost_types::Struct> {
+    match value {
+        Value::Object(map) => Some(json_to_struct(map.clone())),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
+            None
+        }
+    }
+}
+
 /// A service as clients see it: secrets reduced to their names.
 pub(crate) fn service(s: &Service) -> pb::Service {
     let mut builds = Vec::new();
@@ -51,14 +61,7 @@ pub(crate) fn service(s: &Service) -> pb::Service {
         max_file_size_mb: Some(s.max_file_size_mb),
         supported_formats: strings(&s.supported_formats),
         supported_builds: builds,
-        api_config: match &s.api_config {
-            Value::Object(map) => Some(json_to_struct(map.clone())),
-            Value::Null
-            | Value::Bool(_)
-            | Value::Number(_)
-            | Value::String(_)
-            | Value::Array(_) => None,
-        },
+        api_config: config(&s.api_config),
         secrets: Default::default(),
         secret_names: crate::secrets::names(s),
         is_active: Some(s.is_active),
@@ -112,6 +115,7 @@ pub(crate) fn panel(p: &Panel) -> pb::ReferencePanel {
         created_at: Some(timestamp(p.created_at)),
         updated_at: Some(timestamp(p.updated_at)),
         last_synced_at: p.last_synced_at.map(timestamp),
+        api_config: config(&p.api_config),
     }
 }
 

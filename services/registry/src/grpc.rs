@@ -1,8 +1,9 @@
 //! The gRPC face of the registry: thin handlers that parse the request,
 //! forward to [`Registry`] and wrap the reply. The caller was identified by
-//! the `Authenticated` wrapper (see `startup.rs`).
+//! the `Authenticated` wrapper (see `startup.rs`): the end user in
+//! [`caller_of`], the calling component in [`origin_of`].
 
-use fedimpute_common::auth::caller_of;
+use fedimpute_common::auth::{caller_of, origin_of};
 use fedimpute_proto::registry::{self as pb, registry_service_server::RegistryService};
 use tonic::{Request, Response, Status};
 
@@ -192,6 +193,18 @@ impl RegistryService for RegistryApi {
                 .delete_panel(&caller, request.into_inner().id)
                 .await
                 .map(|()| pb::DeleteReferencePanelResponse {}),
+        )
+    }
+
+    async fn get_service_secrets(
+        &self,
+        request: Request<pb::GetServiceSecretsRequest>,
+    ) -> Reply<pb::GetServiceSecretsResponse> {
+        let origin = origin_of(&request);
+        reply(
+            self.core
+                .service_secrets(&origin, request.into_inner().id)
+                .await,
         )
     }
 }

@@ -27,22 +27,42 @@ impl ServiceSecrets {
         Self { keyring }
     }
 
-    /// The stored map of a service (empty when none).
-    pub(crate) fn open(&self, service: &Service) -> Result<BTreeMap<String, String>> {
+    /// The stored map of a service (empty when none), or why it cannot be
+    /// opened (never a value).
+    fn unseal(&self, service: &Service) -> Result<BTreeMap<String, String>, String> {
         let Some(sealed) = &service.secrets else {
             return Ok(BTreeMap::new());
-        };
-        let unreadable = |e: String| {
-            Error::FailedPrecondition(format!(
-                "the stored secrets of service {} cannot be opened ({e}): is the encryption key that sealed them configured?",
-                service.id
-            ))
         };
         let plain = self
             .keyring
             .open(sealed, &context(&service.slug))
-            .map_err(|e| unreadable(e.to_string()))?;
-        serde_json::from_slice(&plain).map_err(|e| unreadable(e.to_string()))
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&plain).map_err(|e| e.to_string())
+    }
+
+    /// The stored map of a service (empty when none), for the registry's own
+    /// use: a map that cannot be opened is the administrator's to fix
+    /// (`FailedPrecondition`, which says so).
+    pub(crate) fn open(&self, service: &Service) -> Result<BTreeMap<String, String>> {
+        self.unseal(service).map_err(|e| {
+            Error::FailedPrecondition(format!(
+                "the stored secrets of service {} cannot be opened ({e}): is the encryption key that sealed them configured?",
+                service.id
+            ))
+        })
+    }
+
+    /// The stored map of a service, for release to the Jobs component: a map
+    /// that cannot be opened is `Internal` (logged with its cause, not
+    /// returned). It is one sealed value, so nothing of it can be released;
+    /// an empty map instead would pass for "no secrets".
+    pub(crate) fn release(&self, service: &Service) -> Result<BTreeMap<String, String>> {
+        self.unseal(service).map_err(|e| {
+            Error::Internal(format!(
+                "the stored secrets of service {} cannot be opened for release ({e}): is the encryption key that sealed them configured?",
+                service.id
+            ))
+        })
     }
 
     /// One secret.

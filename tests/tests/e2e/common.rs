@@ -115,3 +115,33 @@ pub(crate) fn violated_fields(status: &Status) -> Vec<String> {
         .map(|v| v.field)
         .collect()
 }
+
+/// A JSON object as a `google.protobuf.Struct` (an `api_config`).
+pub(crate) fn config(value: serde_json::Value) -> prost_types::Struct {
+    fn kind(value: serde_json::Value) -> prost_types::Value {
+        use prost_types::value::Kind;
+        use serde_json::Value;
+        let kind = match value {
+            Value::Null => Kind::NullValue(0),
+            Value::Bool(b) => Kind::BoolValue(b),
+            Value::Number(n) => Kind::NumberValue(n.as_f64().expect("a finite number")),
+            Value::String(s) => Kind::StringValue(s),
+            Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+                values: a.into_iter().map(kind).collect(),
+            }),
+            Value::Object(o) => Kind::StructValue(object(o)),
+        };
+        prost_types::Value { kind: Some(kind) }
+    }
+    fn object(map: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+        prost_types::Struct {
+            fields: map.into_iter().map(|(k, v)| (k, kind(v))).collect(),
+        }
+    }
+    object(
+        value
+            .as_object()
+            .cloned()
+            .expect("an api_config is a JSON object"),
+    )
+}

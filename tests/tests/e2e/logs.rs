@@ -1,6 +1,6 @@
 //! Secrets never reach the logs: a whole registry flow (secrets stored,
-//! updated, used for a sync and a probe) is logged at TRACE into a buffer,
-//! which must not contain them.
+//! updated, used for a sync and a probe, released to the Jobs component) is
+//! logged at TRACE into a buffer, which must not contain them.
 
 use std::{
     io::Write,
@@ -14,7 +14,7 @@ use fedimpute_tests::{
         cloudgene::{CloudgeneConfig, FakeCloudgene},
         wes::{FakeWes, WesConfig, WesStyle},
     },
-    harness::auth::bearer,
+    harness::{auth::bearer, users::as_component},
 };
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -94,13 +94,28 @@ async fn secrets_and_tokens_never_appear_in_logs() {
     );
     // A failing call with a token in the request.
     let _ = sync(&mut client, &admin, cg.id, "rejected-token-0815").await;
+    // Released to the Jobs component.
+    let jobs = registry
+        .auth
+        .jobs
+        .token(fedimpute_common::auth::Component::Registry);
+    let released = client
+        .get_service_secrets(as_component(
+            pb::GetServiceSecretsRequest { id: node.id },
+            &jobs,
+            None,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.secrets["api_token"], WES_TOKEN);
     registry.shutdown().await;
     cloudgene.stop().await;
     wes.stop().await;
 
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("reference panels synced"),
+        logs.contains("reference panels synced") && logs.contains("service secrets released"),
         "the flow was logged:\n{logs}"
     );
     for secret in [
@@ -108,6 +123,7 @@ async fn secrets_and_tokens_never_appear_in_logs() {
         WES_TOKEN,
         "rejected-token-0815",
         admin.as_str(),
+        jobs.as_str(),
     ] {
         assert!(
             !logs.contains(secret),

@@ -7,6 +7,7 @@ mod health;
 mod logs;
 mod monitor;
 mod otlp;
+mod panel_config;
 mod panels;
 mod platform;
 mod secrets;

@@ -6,9 +6,10 @@ use fedimpute_tests::{
     fakes::cloudgene::{CloudgeneConfig, FakeCloudgene, FakePanel},
     harness::auth::bearer,
 };
+use serde_json::json;
 use tonic::Code;
 
-use crate::common::{create, service, sync};
+use crate::common::{config, create, create_panel, service, sync};
 
 const TOKEN: &str = "cloudgene-test-token";
 
@@ -266,4 +267,98 @@ async fn invalid_or_repeated_remote_panels_are_skipped_not_stored() {
     assert_eq!((again.unchanged, again.skipped), (1, 1));
     registry.shutdown().await;
     fake.stop().await;
+}
+
+#[tokio::test]
+async fn sync_never_changes_a_panels_api_config() {
+    for db in backends().await {
+        let backend = db.backend;
+        let fake = FakeCloudgene::start(CloudgeneConfig::default()).await;
+        let registry = TestRegistry::spawn(db).await;
+        let admin = registry.auth.admin();
+        let mut client = registry.client().await;
+        let svc = create(
+            &mut client,
+            &admin,
+            service("Configured", pb::ApiType::Michigan, &fake.base_url()),
+        )
+        .await;
+        // A panel an administrator added by hand, with settings, that the
+        // remote lists too; and one the remote will stop listing.
+        let settings = config(json!({"refpanel_version": "v6hc", "params": {"r2Filter": 0.3}}));
+        let hand_made = pb::ReferencePanel {
+            service_id: svc.id,
+            name: "H3Africa by hand".into(),
+            external_id: "apps@h3africa-v6hc-s@1.0.0".into(),
+            build: pb::GenomeBuild::Hg38 as i32,
+            api_config: Some(settings.clone()),
+            ..Default::default()
+        };
+        let hand_made = create_panel(&mut client, &admin, hand_made).await;
+        let first = sync(&mut client, &admin, svc.id, TOKEN).await.unwrap();
+        assert_eq!((first.created, first.updated), (2, 1), "{backend}");
+        let topmed = first
+            .panels
+            .iter()
+            .find(|p| p.external_id == "apps@topmed-r3@1.0.0")
+            .expect("TOPMed synced");
+        let topmed_settings = config(json!({"mode": "imputation"}));
+        client
+            .update_reference_panel(bearer(
+                &admin,
+                pb::UpdateReferencePanelRequest {
+                    id: topmed.id,
+                    panel: Some(pb::ReferencePanel {
+                        api_config: Some(topmed_settings.clone()),
+                        ..Default::default()
+                    }),
+                    update_mask: None,
+                },
+            ))
+            .await
+            .unwrap();
+
+        // The remote renames one and drops the others: the sync rewrites
+        // the first and marks the others unavailable, settings untouched.
+        fake.set_panels(vec![FakePanel::new(
+            "apps@h3africa-v6hc-s@1.0.0",
+            "H3Africa v6 renamed",
+            &["afr"],
+        )]);
+        let again = sync(&mut client, &admin, svc.id, TOKEN).await.unwrap();
+        assert_eq!(
+            (again.updated, again.marked_unavailable),
+            (1, 2),
+            "{backend}"
+        );
+        let returned = |id: i64| {
+            again
+                .panels
+                .iter()
+                .find(|p| p.id == id)
+                .and_then(|p| p.api_config.clone())
+        };
+        assert_eq!(returned(hand_made.id), Some(settings.clone()), "{backend}");
+        assert_eq!(returned(topmed.id), Some(topmed_settings.clone()));
+        let read = |id: i64| {
+            let mut client = client.clone();
+            async move {
+                client
+                    .get_reference_panel(pb::GetReferencePanelRequest { id })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .panel
+                    .unwrap()
+            }
+        };
+        let renamed = read(hand_made.id).await;
+        assert_eq!(renamed.display_name, "H3Africa v6 renamed");
+        assert_eq!(renamed.api_config, Some(settings), "{backend}");
+        let dropped = read(topmed.id).await;
+        assert_eq!(dropped.is_available, Some(false));
+        assert_eq!(dropped.api_config, Some(topmed_settings), "{backend}");
+        registry.shutdown().await;
+        fake.stop().await;
+    }
 }

@@ -2,8 +2,12 @@
 
 use fedimpute_common::status::{FieldViolation, Violations};
 use fedimpute_proto::registry as pb;
+use serde_json::{Map, Value};
 
-use super::values::{Build, Slug};
+use super::{
+    json::{json_to_struct, parse_api_config},
+    values::{Build, Slug},
+};
 
 /// The writable fields of a panel, valid.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +28,9 @@ pub struct PanelSpec {
     pub is_public: bool,
     pub requires_permission: bool,
     pub version: String,
+    /// Public settings for the remote, over the service's `api_config`
+    /// (merged by the Jobs service); same rule as the service's.
+    pub api_config: Map<String, Value>,
 }
 
 impl TryFrom<pb::ReferencePanel> for PanelSpec {
@@ -50,6 +57,7 @@ impl TryFrom<pb::ReferencePanel> for PanelSpec {
             created_at: _,
             updated_at: _,
             last_synced_at: _,
+            api_config,
         } = panel;
         let mut v = Violations::new();
         if service_id <= 0 {
@@ -106,6 +114,7 @@ impl TryFrom<pb::ReferencePanel> for PanelSpec {
         if version.trim().chars().count() > 50 {
             v.add("version", "is longer than 50 characters");
         }
+        let api_config = parse_api_config(&mut v, api_config);
         v.finish()?;
         Ok(Self {
             service_id,
@@ -123,6 +132,7 @@ impl TryFrom<pb::ReferencePanel> for PanelSpec {
             is_public: is_public.unwrap_or(true),
             requires_permission: requires_permission.unwrap_or(false),
             version: version.trim().to_owned(),
+            api_config,
         })
     }
 }
@@ -151,6 +161,7 @@ impl From<&PanelSpec> for pb::ReferencePanel {
             is_public: Some(spec.is_public),
             requires_permission: Some(spec.requires_permission),
             version: spec.version.clone(),
+            api_config: Some(json_to_struct(spec.api_config.clone())),
             ..Default::default()
         }
     }
@@ -175,7 +186,9 @@ impl PanelSpec {
 }
 
 /// Mask rules of `apply_service_mask`, for panels; `service_id` and `slug`
-/// cannot change.
+/// cannot change. Without a mask, `api_config` changes when the patch's is
+/// non-empty (it replaces the stored one whole); with the `api_config` path,
+/// an empty one clears it.
 pub fn apply_panel_mask(
     mut current: pb::ReferencePanel,
     patch: pb::ReferencePanel,
@@ -214,6 +227,7 @@ pub fn apply_panel_mask(
             "is_public" => current.is_public = patch.is_public,
             "requires_permission" => current.requires_permission = patch.requires_permission,
             "version" => current.version = patch.version.clone(),
+            "api_config" => current.api_config = patch.api_config.clone(),
             other => v.add(
                 "update_mask",
                 format!("'{other}' is not an updatable field of a panel"),
@@ -240,6 +254,10 @@ fn implied_paths(p: &pb::ReferencePanel) -> Vec<String> {
         ("is_public", p.is_public.is_some()),
         ("requires_permission", p.requires_permission.is_some()),
         ("version", !p.version.is_empty()),
+        (
+            "api_config",
+            p.api_config.as_ref().is_some_and(|c| !c.fields.is_empty()),
+        ),
     ]
     .into_iter()
     .filter(|(_, present)| *present)
@@ -263,6 +281,46 @@ mod tests {
         .unwrap();
         assert_eq!(spec.derived_slug().unwrap().as_str(), "h3africa-v6hc-s");
         assert_eq!(spec.display_name, "H3AFRICA v6");
+    }
+
+    #[test]
+    fn api_config_follows_the_mask_and_refuses_secrets() {
+        let config = |value: serde_json::Value| value.as_object().cloned().map(json_to_struct);
+        let current = pb::ReferencePanel {
+            service_id: 1,
+            name: "WES panel".into(),
+            build: pb::GenomeBuild::Hg38 as i32,
+            api_config: config(serde_json::json!({"workflow_url": "https://a"})),
+            ..Default::default()
+        };
+        let other = pb::ReferencePanel {
+            description: "d".into(),
+            ..Default::default()
+        };
+        let kept = apply_panel_mask(current.clone(), other.clone(), &[]).unwrap();
+        assert_eq!(
+            kept.api_config, current.api_config,
+            "not in the patch: kept"
+        );
+        let emptied = pb::ReferencePanel {
+            api_config: config(serde_json::json!({})),
+            ..other
+        };
+        let kept = apply_panel_mask(current.clone(), emptied.clone(), &[]).unwrap();
+        assert_eq!(kept.api_config, current.api_config, "empty, no mask: kept");
+        let cleared = apply_panel_mask(current.clone(), emptied, &["api_config".into()]).unwrap();
+        assert!(PanelSpec::try_from(cleared).unwrap().api_config.is_empty());
+
+        let secret = pb::ReferencePanel {
+            api_config: config(serde_json::json!({"engine_password": "x"})),
+            ..current
+        };
+        let fields: Vec<_> = PanelSpec::try_from(secret)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, vec!["api_config.engine_password"]);
     }
 
     #[test]

@@ -7,21 +7,10 @@ use fedimpute_proto::registry as pb;
 use serde_json::{Map, Value};
 
 use super::{
-    json::struct_value_to_json,
+    json::parse_api_config,
     values::{ApiType, BaseUrl, Build, Slug},
 };
 
-/// Keys that must never sit in the public `api_config`.
-const SECRET_MARKERS: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "api_key",
-    "apikey",
-    "credential",
-    "private",
-];
 const AUTH_TYPES: &[&str] = &["token", "oauth2", "api_key", "basic"];
 
 /// Secret values given with a request. `Debug` shows the names only.
@@ -296,24 +285,6 @@ impl TryFrom<pb::Service> for ServiceSpec {
             queue_current,
         })
     }
-}
-
-fn parse_api_config(v: &mut Violations, config: Option<prost_types::Struct>) -> Map<String, Value> {
-    let Some(config) = config else {
-        return Map::new();
-    };
-    let mut out = Map::new();
-    for (key, value) in config.fields {
-        let lower = key.to_lowercase();
-        if SECRET_MARKERS.iter().any(|m| lower.contains(m)) {
-            v.add(
-                format!("api_config.{key}"),
-                "looks like a secret; api_config is public: put it in `secrets`, which is stored encrypted",
-            );
-        }
-        out.insert(key, struct_value_to_json(value));
-    }
-    out
 }
 
 /// Copies the fields named in `paths` from `patch` onto `current` (the

@@ -3,13 +3,17 @@
 //! (or are parsed here first); `grpc.rs` only forwards.
 
 mod health;
+mod internal;
 mod panels;
 mod services;
 mod sync;
 
 use std::{sync::Arc, time::Duration};
 
-use fedimpute_common::{auth::Caller, status::FieldViolation};
+use fedimpute_common::{
+    auth::{Caller, Component, Origin},
+    status::FieldViolation,
+};
 
 use crate::{
     error::{Error, Result},
@@ -44,6 +48,19 @@ fn require_manager(caller: &Caller, service_id: Option<i64>) -> Result<()> {
                 "creating services needs the admin role or an unscoped service_admin role".into()
             }
         }))
+    }
+}
+
+/// Internal calls: only `component`, proven by its service token. An end
+/// user's token, an admin's included, is not enough (nor is the gateway's
+/// service token: it carries outside callers).
+fn require_component(origin: &Origin, component: Component) -> Result<()> {
+    if origin.component == Some(component) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "this is an internal call, for the {component} component only"
+        )))
     }
 }
 

@@ -98,7 +98,8 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug + 'static {
     async fn list_panels(&self, query: &PanelQuery) -> Result<Vec<Panel>>;
     async fn delete_panel(&self, id: i64) -> Result<bool>;
     /// Runs a panel sync in one transaction, the service's row locked: `plan`
-    /// sees its panels as they are and returns the writes, which are applied.
+    /// sees its panels as they are and returns the writes, which are applied
+    /// (to every column but `api_config`, which only administrators write).
     async fn sync_panels(
         &self,
         service_id: i64,

@@ -23,6 +23,8 @@ pub struct Model {
     pub last_synced_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Public settings for the remote (added by `m20261201_000001`).
+    pub api_config: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,8 @@ use sea_orm::{
 };
 
 use self::rows::{
-    contains, insert_panel_with, map_err, service_conflict, service_model, update_panel_with,
+    PanelWrite, contains, insert_panel_with, map_err, service_conflict, service_model,
+    update_panel_with,
 };
 use super::{
     HealthCheck, HealthUpdate, Panel, PanelChanges, Recorded, RegistryStore, Service,
@@ -176,7 +177,7 @@ impl RegistryStore for SeaOrmStore {
     }
 
     async fn update_panel(&self, id: i64, spec: &PanelSpec) -> Result<Panel> {
-        update_panel_with(&self.db, id, spec, None).await
+        update_panel_with(&self.db, id, spec, PanelWrite::Edit).await
     }
 
     async fn get_panel(&self, id: i64) -> Result<Option<Panel>> {
@@ -243,7 +244,7 @@ impl RegistryStore for SeaOrmStore {
         let changes = plan(&existing)?;
         let mut panels = Vec::with_capacity(changes.inserts.len() + changes.updates.len());
         for (id, spec, synced_at) in &changes.updates {
-            panels.push(update_panel_with(&txn, *id, spec, *synced_at).await?);
+            panels.push(update_panel_with(&txn, *id, spec, PanelWrite::Sync(*synced_at)).await?);
         }
         for (spec, slug) in &changes.inserts {
             panels.push(insert_panel_with(&txn, spec, slug, changes.synced_at).await?);

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::Set,
+    ActiveValue::{NotSet, Set},
     ConnectionTrait, DbErr, SqlErr,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
@@ -127,6 +127,7 @@ pub(super) fn panel_model(spec: &PanelSpec, now: DateTime<Utc>) -> reference_pan
         is_public: Set(spec.is_public),
         requires_permission: Set(spec.requires_permission),
         version: Set(spec.version.clone()),
+        api_config: Set(serde_json::Value::Object(spec.api_config.clone())),
         updated_at: Set(now),
         ..Default::default()
     }
@@ -152,16 +153,34 @@ pub(super) async fn insert_panel_with(
     })
 }
 
+/// Which columns an update of a panel writes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum PanelWrite {
+    /// An administrator's update: every writable column.
+    Edit,
+    /// A sync: what the remote describes, never `api_config` (only
+    /// administrators set it, and a sync must not write back a value it read
+    /// before an update that ran beside it); `Some` also stamps
+    /// `last_synced_at`.
+    Sync(Option<DateTime<Utc>>),
+}
+
 pub(super) async fn update_panel_with(
     db: &impl ConnectionTrait,
     id: i64,
     spec: &PanelSpec,
-    synced_at: Option<DateTime<Utc>>,
+    write: PanelWrite,
 ) -> Result<Panel> {
     let mut model = panel_model(spec, Utc::now());
     model.id = Set(id);
-    if synced_at.is_some() {
-        model.last_synced_at = Set(synced_at);
+    match write {
+        PanelWrite::Edit => {}
+        PanelWrite::Sync(synced_at) => {
+            model.api_config = NotSet;
+            if synced_at.is_some() {
+                model.last_synced_at = Set(synced_at);
+            }
+        }
     }
     model.update(db).await.map_err(|e| {
         if matches!(e, DbErr::RecordNotUpdated) {
