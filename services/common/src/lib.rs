@@ -18,3 +18,4 @@ pub mod page;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod wire;

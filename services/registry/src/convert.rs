@@ -1,19 +1,17 @@
 //! Stored rows → proto messages (the only way data leaves the registry).
 
 use chrono::{DateTime, Utc};
+use fedimpute_common::wire::json_to_struct;
 use fedimpute_proto::registry as pb;
 use serde_json::Value;
 
 use crate::{
-    domain::{ApiType, Build, HealthStatus, json::json_to_struct},
+    domain::{ApiType, Build, HealthStatus},
     store::{HealthCheck, Panel, Service},
 };
 
 pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    fedimpute_common::wire::timestamp(t)
 }
 
 fn strings(value: &Value) -> Vec<String> {

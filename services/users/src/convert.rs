@@ -10,10 +10,7 @@ use crate::{
 };
 
 pub(crate) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    fedimpute_common::wire::timestamp(t)
 }
 
 pub(crate) fn jwk(key: &PublicKey) -> pb::Jwk {

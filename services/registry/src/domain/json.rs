@@ -1,8 +1,7 @@
 //! `google.protobuf.Struct` ⇄ JSON, for the free-form `api_config` of
 //! services and panels, and the one rule both follow.
 
-use fedimpute_common::status::Violations;
-use prost_types::value::Kind;
+use fedimpute_common::{status::Violations, wire::value_to_json};
 use serde_json::{Map, Value};
 
 /// Keys that must never sit in a public `api_config`.
@@ -41,7 +40,7 @@ pub(crate) fn parse_api_config(
                 "looks like a secret; api_config is public: put it in the service's `secrets`, which are stored encrypted",
             );
         }
-        out.insert(key, struct_value_to_json(value));
+        out.insert(key, value_to_json(value));
     }
     let size = serde_json::to_vec(&out).map_or(usize::MAX, |json| json.len());
     if size > API_CONFIG_MAX_BYTES {
@@ -53,54 +52,10 @@ pub(crate) fn parse_api_config(
     out
 }
 
-/// `google.protobuf.Value` → JSON.
-pub(crate) fn struct_value_to_json(value: prost_types::Value) -> Value {
-    match value.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-        }
-        Some(Kind::StringValue(s)) => Value::String(s),
-        Some(Kind::BoolValue(b)) => Value::Bool(b),
-        Some(Kind::StructValue(s)) => Value::Object(
-            s.fields
-                .into_iter()
-                .map(|(k, v)| (k, struct_value_to_json(v)))
-                .collect(),
-        ),
-        Some(Kind::ListValue(l)) => {
-            Value::Array(l.values.into_iter().map(struct_value_to_json).collect())
-        }
-    }
-}
-
-/// JSON → `google.protobuf.Value`.
-pub(crate) fn json_to_struct_value(value: Value) -> prost_types::Value {
-    let kind = match value {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => Kind::StringValue(s),
-        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.into_iter().map(json_to_struct_value).collect(),
-        }),
-        Value::Object(o) => Kind::StructValue(json_to_struct(o)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
-pub(crate) fn json_to_struct(map: Map<String, Value>) -> prost_types::Struct {
-    prost_types::Struct {
-        fields: map
-            .into_iter()
-            .map(|(k, v)| (k, json_to_struct_value(v)))
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fedimpute_common::wire::{json_to_struct, json_to_value};
     use serde_json::json;
 
     fn config(value: Value) -> Option<prost_types::Struct> {
@@ -129,7 +84,7 @@ mod tests {
         assert_eq!(Value::Object(parsed.clone()), value);
         assert_eq!(
             Value::Object(parsed.clone()),
-            struct_value_to_json(json_to_struct_value(Value::Object(parsed)))
+            value_to_json(json_to_value(Value::Object(parsed)))
         );
     }
 

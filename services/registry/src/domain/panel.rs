@@ -5,7 +5,7 @@ use fedimpute_proto::registry as pb;
 use serde_json::{Map, Value};
 
 use super::{
-    json::{json_to_struct, parse_api_config},
+    json::parse_api_config,
     values::{Build, Slug},
 };
 
@@ -161,7 +161,9 @@ impl From<&PanelSpec> for pb::ReferencePanel {
             is_public: Some(spec.is_public),
             requires_permission: Some(spec.requires_permission),
             version: spec.version.clone(),
-            api_config: Some(json_to_struct(spec.api_config.clone())),
+            api_config: Some(fedimpute_common::wire::json_to_struct(
+                spec.api_config.clone(),
+            )),
             ..Default::default()
         }
     }
@@ -285,7 +287,12 @@ mod tests {
 
     #[test]
     fn api_config_follows_the_mask_and_refuses_secrets() {
-        let config = |value: serde_json::Value| value.as_object().cloned().map(json_to_struct);
+        let config = |value: serde_json::Value| {
+            value
+                .as_object()
+                .cloned()
+                .map(fedimpute_common::wire::json_to_struct)
+        };
         let current = pb::ReferencePanel {
             service_id: 1,
             name: "WES panel".into(),

@@ -390,7 +390,7 @@ fn implied_paths(p: &pb::Service) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::json::json_to_struct;
+    use fedimpute_common::wire::json_to_struct;
 
     fn valid() -> pb::Service {
         pb::Service {
