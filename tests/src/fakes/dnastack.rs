@@ -1,23 +1,55 @@
 //! Loopback fake of DNAstack Workbench: the service registry, the OAuth2 client-credentials
-//! token endpoint and the namespace-scoped eWES service-info (external-apis.md C.2, C.3, C.6, C.7).
+//! token endpoint, and the namespace-scoped eWES service (service-info, runs, batch, tasks,
+//! logs), engines and workflow registry, with scripted scenarios and faults
+//! (external-apis.md C.2–C.7).
+//!
+//! Runs advance one state per poll (`GET E/runs/{id}` or `/status`; `ticks_per_poll`), so a
+//! test drives a run's life by polling, or by [`FakeDnastack::advance`] with
+//! `ticks_per_poll: 0`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Request, State as Shared};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Form, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Fault, Loopback, apply_fault, bind_loopback, json_reply, lock};
+use super::{Fault, FaultPlan, Loopback, bind_loopback, json_reply, lock};
+use crate::fakes::wes::artifacts::{self, hex};
+
+mod catalog;
+mod files;
+mod info;
+mod model;
+mod oauth;
+mod records;
+mod render;
+mod routes;
+mod runs;
+mod states;
+mod submit;
+
+use model::EwesState;
+#[cfg(test)]
+use oauth::base64url;
+pub use records::{EwesRun, EwesSubmission};
+pub use states::EwesScenario;
 
 /// Default lifetime of issued access tokens, in seconds.
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 300;
+/// Fault route: `POST /oauth/token`.
+pub const ROUTE_TOKEN: &str = "token";
+/// Fault route: `POST E/runs` and `POST E/batch`.
+pub const ROUTE_SUBMIT: &str = "submit";
+/// Fault route: `GET E/runs/{id}` and `GET E/runs/{id}/status`.
+pub const ROUTE_STATUS: &str = "status";
+/// Fault route: `GET E/runs`.
+pub const ROUTE_LIST: &str = "list";
+/// Fault route: `POST E/runs/{id}/cancel` and `POST E/runs/cancel`.
+pub const ROUTE_CANCEL: &str = "cancel";
+/// Fault route: `GET /outputs/{run_id}/{name}`.
+pub const ROUTE_OUTPUT: &str = "output";
 
 /// Configuration of a [`FakeDnastack`].
 #[derive(Clone, Debug)]
@@ -28,6 +60,16 @@ pub struct DnastackConfig {
     pub client_secret: String,
     /// The Workbench namespace the issued tokens are valid for.
     pub namespace: String,
+    /// Registered workflows, as (workflow id, version id).
+    pub workflows: Vec<(String, String)>,
+    /// Execution engine ids (the first is the default).
+    pub engines: Vec<String>,
+    /// Ticks a run advances per `GET E/runs/{id}[/status]` (0: only [`FakeDnastack::advance`]).
+    pub ticks_per_poll: u32,
+    /// Ticks a run stays RUNNING.
+    pub running_ticks: u32,
+    /// The scenario of runs with no `tags.fake` and no pushed scenario.
+    pub default_scenario: EwesScenario,
 }
 
 impl Default for DnastackConfig {
@@ -36,6 +78,11 @@ impl Default for DnastackConfig {
             client_id: "fake-client".to_owned(),
             client_secret: "fake-secret".to_owned(),
             namespace: "fake-namespace".to_owned(),
+            workflows: vec![("fedimpute-imputation".to_owned(), "v1".to_owned())],
+            engines: vec!["engine-1".to_owned()],
+            ticks_per_poll: 1,
+            running_ticks: 2,
+            default_scenario: EwesScenario::Success,
         }
     }
 }
@@ -45,12 +92,19 @@ struct State {
     config: DnastackConfig,
     base: String,
     fault: Fault,
+    faults: FaultPlan,
     ewes_listed: bool,
     token_lifetime: Duration,
     /// Issued access token → expiry.
     tokens: HashMap<String, Instant>,
     last_token_form: Option<HashMap<String, String>>,
+    token_requests: usize,
     hits: HashMap<String, usize>,
+    runs: HashMap<String, model::Run>,
+    /// Run ids in submission order (the listing order).
+    order: Vec<String>,
+    submissions: Vec<EwesSubmission>,
+    scenarios: VecDeque<EwesScenario>,
 }
 
 type SharedState = Arc<Mutex<State>>;
@@ -70,13 +124,19 @@ impl FakeDnastack {
             config,
             base,
             fault: Fault::None,
+            faults: FaultPlan::default(),
             ewes_listed: true,
             token_lifetime: Duration::from_secs(DEFAULT_TOKEN_LIFETIME_SECS),
             tokens: HashMap::new(),
             last_token_form: None,
+            token_requests: 0,
             hits: HashMap::new(),
+            runs: HashMap::new(),
+            order: Vec::new(),
+            submissions: Vec::new(),
+            scenarios: VecDeque::new(),
         }));
-        let server = Loopback::serve(listener, router(Arc::clone(&state)));
+        let server = Loopback::serve(listener, routes::router(Arc::clone(&state)));
         Self { state, server }
     }
 
@@ -88,6 +148,16 @@ impl FakeDnastack {
     /// Injects a fault into `GET /api/service-registry/services` (only).
     pub fn set_fault(&self, fault: Fault) {
         lock(&self.state).fault = fault;
+    }
+
+    /// Sets the standing fault of a route ([`ROUTE_TOKEN`] …; `Fault::None` clears it).
+    pub fn set_route_fault(&self, route: &str, fault: Fault) {
+        lock(&self.state).faults.set(route, fault);
+    }
+
+    /// The next `times` requests to `route` get `fault`.
+    pub fn push_route_fault(&self, route: &str, fault: Fault, times: usize) {
+        lock(&self.state).faults.push(route, fault, times);
     }
 
     /// Whether the registry lists the `ewes-service` entry.
@@ -110,6 +180,72 @@ impl FakeDnastack {
         lock(&self.state).last_token_form.clone()
     }
 
+    /// How many requests `POST /oauth/token` received (faulted ones included).
+    pub fn token_requests(&self) -> usize {
+        lock(&self.state).token_requests
+    }
+
+    /// The next submitted run without a `tags.fake` marker follows `scenario` (FIFO).
+    pub fn push_scenario(&self, scenario: EwesScenario) {
+        lock(&self.state).scenarios.push_back(scenario);
+    }
+
+    /// Every accepted run submission, in order.
+    pub fn submissions(&self) -> Vec<EwesSubmission> {
+        lock(&self.state).submissions.clone()
+    }
+
+    /// How many runs were created.
+    pub fn submission_count(&self) -> usize {
+        lock(&self.state).submissions.len()
+    }
+
+    /// The run `run_id`, if it exists (and was not deleted).
+    pub fn run(&self, run_id: &str) -> Option<EwesRun> {
+        lock(&self.state).runs.get(run_id).map(EwesRun::from)
+    }
+
+    /// Every run, in submission order.
+    pub fn runs(&self) -> Vec<EwesRun> {
+        let state = lock(&self.state);
+        let runs = state.order.iter().filter_map(|id| state.runs.get(id));
+        runs.map(EwesRun::from).collect()
+    }
+
+    /// Advances `run_id` by `ticks`; returns its state afterwards.
+    pub fn advance(&self, run_id: &str, ticks: u32) -> Option<String> {
+        let mut guard = lock(&self.state);
+        runs::advance(&mut guard, run_id, ticks);
+        guard
+            .runs
+            .get(run_id)
+            .map(|run| run.state.as_str().to_owned())
+    }
+
+    /// Puts `run_id` into `state` (an eWES state name), with that state's side effects
+    /// (events, outputs, errors). False if there is no such run or state.
+    pub fn set_state(&self, run_id: &str, state: &str) -> bool {
+        let Some(new) = EwesState::parse(state) else {
+            return false;
+        };
+        let mut guard = lock(&self.state);
+        let State { runs, base, .. } = &mut *guard;
+        runs.get_mut(run_id)
+            .map(|run| run.enter(new, base))
+            .is_some()
+    }
+
+    /// The bytes `GET /outputs/{run_id}/{name}` serves, once the run has that output.
+    pub fn output_bytes(&self, run_id: &str, name: &str) -> Option<Vec<u8>> {
+        let served = lock(&self.state)
+            .runs
+            .get(run_id)
+            .is_some_and(|run| run.serves(name));
+        served
+            .then(|| artifacts::output_bytes(run_id, name))
+            .flatten()
+    }
+
     /// How many requests were received whose URI path equals `path`.
     pub fn hits(&self, path: &str) -> usize {
         lock(&self.state).hits.get(path).copied().unwrap_or(0)
@@ -121,148 +257,19 @@ impl FakeDnastack {
     }
 }
 
-fn router(state: SharedState) -> Router {
-    Router::new()
-        .route("/api/service-registry/services", get(services))
-        .route("/oauth/token", post(token))
-        .route(
-            "/ewes/{namespace}/ga4gh/wes/v1/service-info",
-            get(service_info),
-        )
-        .fallback(fallback)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
-        .with_state(state)
-}
+/// A refused request: (status, msg), sent as a WorkbenchApiError.
+#[derive(Debug)]
+struct Denied(StatusCode, String);
 
-async fn record(Shared(state): Shared<SharedState>, request: Request, next: Next) -> Response {
-    *lock(&state)
-        .hits
-        .entry(request.uri().path().to_owned())
-        .or_insert(0) += 1;
-    next.run(request).await
-}
-
-fn registry_entry(base: &str, client_id: &str, artifact: &str, name: &str, path: &str) -> Value {
-    json!({
-        "id": artifact, "name": name, "description": format!("Fake DNAstack {name}"),
-        "type": {"group": "com.dnastack.workbench", "artifact": artifact, "version": "1.0.0"},
-        "url": format!("{base}/{path}"), "version": "1.0.0",
-        "organization": {"name": "DNAstack", "url": "https://dnastack.com"},
-        "authentication": [{
-            "type": "oauth2", "grant_type": "client_credentials", "client_id": client_id,
-            "resource_url": format!("{base}/{path}/"), "token_endpoint": format!("{base}/oauth/token"),
-        }],
-    })
-}
-
-async fn services(Shared(state): Shared<SharedState>) -> Response {
-    let fault = lock(&state).fault.clone();
-    if let Some(response) = apply_fault(fault).await {
-        return response;
+impl Denied {
+    fn reply(self) -> Response {
+        workbench_error(self.0, &self.1)
     }
-    let state = lock(&state);
-    let (base, client) = (&state.base, &state.config.client_id);
-    let mut entries = Vec::new();
-    if state.ewes_listed {
-        entries.push(registry_entry(
-            base,
-            client,
-            "ewes-service",
-            "Workbench eWES",
-            "ewes",
-        ));
-    }
-    entries.push(registry_entry(
-        base,
-        client,
-        "workflow-service",
-        "Workbench Workflow Service",
-        "workflows",
-    ));
-    json_reply(StatusCode::OK, Value::Array(entries))
 }
 
-async fn token(
-    Shared(state): Shared<SharedState>,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-) -> Response {
-    let oauth_error = |status, error: &str| json_reply(status, json!({"error": error}));
-    let Ok(Form(form)) = form else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-    };
-    let mut state = lock(&state);
-    state.last_token_form = Some(form.clone());
-    match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => {}
-        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
-    }
-    let field = |name: &str| form.get(name).map(String::as_str);
-    if field("client_id") != Some(state.config.client_id.as_str())
-        || field("client_secret") != Some(state.config.client_secret.as_str())
-    {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    let lifetime = state.token_lifetime;
-    let access_token = jwt_like(
-        &state.config.namespace,
-        &state.base,
-        field("resource"),
-        lifetime,
-    );
-    state
-        .tokens
-        .insert(access_token.clone(), Instant::now() + lifetime);
-    let mut body = json!({"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime.as_secs()});
-    if let (Some(scope), Some(map)) = (field("scope"), body.as_object_mut()) {
-        map.insert("scope".into(), json!(scope));
-    }
-    json_reply(StatusCode::OK, body)
-}
-
-/// An unsigned-looking JWT (`header.payload.signature`) whose `sub` is the namespace.
-fn jwt_like(namespace: &str, issuer: &str, audience: Option<&str>, lifetime: Duration) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
-    let header = json!({"alg": "HS256", "typ": "JWT"});
-    let payload = json!({"sub": namespace, "iss": issuer, "aud": audience, "iat": now,
-        "exp": now.saturating_add(lifetime), "jti": hex(&rand::random::<[u8; 16]>())});
-    let signature: [u8; 32] = rand::random();
-    format!(
-        "{}.{}.{}",
-        base64url(header.to_string().as_bytes()),
-        base64url(payload.to_string().as_bytes()),
-        base64url(&signature)
-    )
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn service_info(
-    Shared(state): Shared<SharedState>,
-    Path(namespace): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let state = lock(&state);
+/// Checks the Bearer token (issued and unexpired, else 401) and that the token's namespace is
+/// `namespace` (else 403); returns the token.
+fn authorize(state: &State, headers: &HeaderMap, namespace: &str) -> Result<String, Denied> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -270,51 +277,27 @@ async fn service_info(
     let valid = bearer
         .and_then(|t| state.tokens.get(t))
         .is_some_and(|expiry| Instant::now() < *expiry);
-    if !valid {
-        return workbench_error(
-            StatusCode::UNAUTHORIZED,
-            "Full authentication is required to access this resource",
-        );
-    }
+    let Some(bearer) = bearer.filter(|_| valid) else {
+        let msg = "Full authentication is required to access this resource";
+        return Err(Denied(StatusCode::UNAUTHORIZED, msg.to_owned()));
+    };
     if namespace != state.config.namespace {
-        return workbench_error(
-            StatusCode::FORBIDDEN,
-            &format!("Access denied to namespace {namespace}"),
-        );
+        let msg = format!("Access denied to namespace {namespace}");
+        return Err(Denied(StatusCode::FORBIDDEN, msg));
     }
-    let base = &state.base;
-    json_reply(
-        StatusCode::OK,
-        json!({
-            "id": "ewes-service", "name": "Workbench eWES", "description": "Fake DNAstack eWES",
-            "type": {"group": "com.dnastack.workbench", "artifact": "ewes-service", "version": "1.0.0"},
-            "organization": {"name": "DNAstack", "url": "https://dnastack.com"},
-            "url": format!("{base}/ewes/{namespace}/ga4gh/wes/v1"), "version": "1.0.0",
-            "workflow_type_versions": {"WDL": {"workflow_type_version": ["1.0"]}},
-            "supported_wes_versions": ["1.0.0"],
-            "supported_filesystem_protocols": ["gs", "s3", "https"],
-            "workflow_engine_versions": {"cromwell": "85"},
-            "default_workflow_engine_parameters": [],
-            "system_state_counts": {},
-            "auth_instructions_url": format!("{base}/oauth/token"),
-            "tags": {},
-        }),
-    )
-}
-
-async fn fallback() -> Response {
-    workbench_error(StatusCode::NOT_FOUND, "Not Found")
+    Ok(bearer.to_owned())
 }
 
 /// DNAstack's `WorkbenchApiError` body.
 fn workbench_error(status: StatusCode, msg: &str) -> Response {
-    json_reply(
-        status,
-        json!({
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "msg": msg, "error_code": status.as_u16(), "trace_id": hex(&rand::random::<[u8; 8]>()),
-        }),
-    )
+    json_reply(status, workbench_error_json(status, msg))
+}
+
+fn workbench_error_json(status: StatusCode, msg: &str) -> serde_json::Value {
+    json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "msg": msg, "error_code": status.as_u16(), "trace_id": hex(&rand::random::<[u8; 8]>()),
+    })
 }
 
 #[cfg(test)]

@@ -1,21 +1,52 @@
-//! Loopback fake of a GA4GH WES 1.0 node (WESkit or GA4GH Starter Kit flavour): the
-//! service-info health probe (external-apis.md B.3, B.4, B.7, B.8).
+//! Loopback fake of a GA4GH WES node (WESkit, GA4GH Starter Kit or strict 1.1 flavour): the
+//! service-info health probe and the runs API, with scripted scenarios and faults
+//! (external-apis.md B.3–B.8).
+//!
+//! Runs advance one state per poll (`GET /runs/{id}` or `/status`; `ticks_per_poll`), so a
+//! test drives a run's life by polling, or by [`FakeWes::advance`] with `ticks_per_poll: 0`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::extract::{Request, State as Shared};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Fault, Loopback, apply_fault, bind_loopback, json_reply, lock};
+use super::{Fault, FaultPlan, Loopback, apply_fault, bind_loopback, json_reply, lock};
+
+/// Shared with the DNAstack fake.
+pub(crate) mod artifacts;
+mod fetch;
+mod info;
+mod model;
+mod records;
+mod routes;
+mod runs;
+mod states;
+mod submit;
+
+#[cfg(test)]
+use info::STATES;
+pub use model::QC_FAILURE;
+use model::{RunState, Timing};
+pub use records::{Attachment, FakeRun, FetchedInput, WesSubmission};
+pub use states::WesScenario;
 
 /// The WES API prefix the fake serves under.
 pub const WES_PREFIX: &str = "/ga4gh/wes/v1";
+/// Fault route: `POST /runs`.
+pub const ROUTE_SUBMIT: &str = "submit";
+/// Fault route: `GET /runs/{id}` and `GET /runs/{id}/status`.
+pub const ROUTE_STATUS: &str = "status";
+/// Fault route: `GET /runs`.
+pub const ROUTE_LIST: &str = "list";
+/// Fault route: `POST /runs/{id}/cancel`.
+pub const ROUTE_CANCEL: &str = "cancel";
+/// Fault route: `GET /outputs/{run_id}/{name}`.
+pub const ROUTE_OUTPUT: &str = "output";
+
+/// Largest accepted `POST /runs` body (attachments are streamed, not buffered).
+const SUBMIT_BODY_LIMIT: usize = 1 << 30;
 
 /// Which real implementation the fake imitates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,22 +56,74 @@ pub enum WesStyle {
     WesKit,
     /// GA4GH Starter Kit WES (2023–24 eLwazi nodes): GA4GH service-info header, bare-array type versions.
     StarterKit,
+    /// Strict WES 1.1: RunSummary listing with real paging, `task_logs_url`, absolute workflow URLs.
+    Spec11,
 }
 
 /// Configuration of a [`FakeWes`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WesConfig {
     /// Which implementation to imitate.
     pub style: WesStyle,
-    /// Bearer token required on every route, service-info included, when set
+    /// Bearer token required on every route, service-info included, when set (output and
+    /// log files excepted).
     pub require_token: Option<String>,
+    /// Further Bearer tokens accepted when `require_token` is set ("other users").
+    pub other_tokens: Vec<String>,
+    /// Ticks a run advances per `GET /runs/{id}[/status]` (0: only [`FakeWes::advance`]).
+    pub ticks_per_poll: u32,
+    /// Ticks a run stays RUNNING.
+    pub running_ticks: u32,
+    /// Ticks a `stuck-unknown` run stays UNKNOWN.
+    pub unknown_ticks: u32,
+    /// Whether a run entering INITIALIZING downloads the http(s) URLs of its input parameter.
+    pub fetch_inputs: bool,
+    /// The `workflow_params` key holding the inputs (space-separated URLs).
+    pub input_param: String,
+    /// The scenario of runs with no `tags.fake` and no pushed scenario.
+    pub default_scenario: WesScenario,
+}
+
+impl Default for WesConfig {
+    fn default() -> Self {
+        Self {
+            style: WesStyle::default(),
+            require_token: None,
+            other_tokens: Vec::new(),
+            ticks_per_poll: 1,
+            running_ticks: 2,
+            unknown_ticks: 3,
+            fetch_inputs: false,
+            input_param: "input".to_owned(),
+            default_scenario: WesScenario::Success,
+        }
+    }
+}
+
+impl WesConfig {
+    fn timing(&self) -> Timing {
+        Timing {
+            running_ticks: self.running_ticks,
+            unknown_ticks: self.unknown_ticks,
+            fetch_inputs: self.fetch_inputs,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct State {
     config: WesConfig,
+    base: String,
     fault: Fault,
+    faults: FaultPlan,
     hits: HashMap<String, usize>,
+    runs: HashMap<String, model::Run>,
+    /// Run ids in submission order (the listing order).
+    order: Vec<String>,
+    submissions: Vec<WesSubmission>,
+    scenarios: VecDeque<WesScenario>,
+    fetched: Vec<FetchedInput>,
+    http: reqwest::Client,
 }
 
 type SharedState = Arc<Mutex<State>>;
@@ -55,13 +138,21 @@ pub struct FakeWes {
 impl FakeWes {
     /// Starts the fake on an ephemeral loopback port.
     pub async fn start(config: WesConfig) -> Self {
+        let (listener, base) = bind_loopback().await;
         let state = Arc::new(Mutex::new(State {
             config,
+            base,
             fault: Fault::None,
+            faults: FaultPlan::default(),
             hits: HashMap::new(),
+            runs: HashMap::new(),
+            order: Vec::new(),
+            submissions: Vec::new(),
+            scenarios: VecDeque::new(),
+            fetched: Vec::new(),
+            http: fetch::client(),
         }));
-        let (listener, _) = bind_loopback().await;
-        let server = Loopback::serve(listener, router(Arc::clone(&state)));
+        let server = Loopback::serve(listener, routes::router(Arc::clone(&state)));
         Self { state, server }
     }
 
@@ -75,9 +166,82 @@ impl FakeWes {
         lock(&self.state).fault = fault;
     }
 
+    /// Sets the standing fault of a route ([`ROUTE_SUBMIT`] …; `Fault::None` clears it).
+    pub fn set_route_fault(&self, route: &str, fault: Fault) {
+        lock(&self.state).faults.set(route, fault);
+    }
+
+    /// The next `times` requests to `route` get `fault`.
+    pub fn push_route_fault(&self, route: &str, fault: Fault, times: usize) {
+        lock(&self.state).faults.push(route, fault, times);
+    }
+
     /// Changes the required Bearer token (`None` = open node).
     pub fn set_require_token(&self, token: Option<String>) {
         lock(&self.state).config.require_token = token;
+    }
+
+    /// The next submission without a `tags.fake` marker follows `scenario` (FIFO).
+    pub fn push_scenario(&self, scenario: WesScenario) {
+        lock(&self.state).scenarios.push_back(scenario);
+    }
+
+    /// Every accepted `POST /runs`, in order.
+    pub fn submissions(&self) -> Vec<WesSubmission> {
+        lock(&self.state).submissions.clone()
+    }
+
+    /// How many runs were created.
+    pub fn submission_count(&self) -> usize {
+        lock(&self.state).submissions.len()
+    }
+
+    /// The run `run_id`, if it exists.
+    pub fn run(&self, run_id: &str) -> Option<FakeRun> {
+        lock(&self.state).runs.get(run_id).map(FakeRun::from)
+    }
+
+    /// Every run, in submission order.
+    pub fn runs(&self) -> Vec<FakeRun> {
+        let state = lock(&self.state);
+        let runs = state.order.iter().filter_map(|id| state.runs.get(id));
+        runs.map(FakeRun::from).collect()
+    }
+
+    /// Advances `run_id` by `ticks` (downloading inputs if it enters INITIALIZING and
+    /// `fetch_inputs` is on); returns its state afterwards.
+    pub async fn advance(&self, run_id: &str, ticks: u32) -> Option<String> {
+        runs::advance(&self.state, run_id, ticks).await;
+        self.run(run_id).map(|run| run.state)
+    }
+
+    /// Puts `run_id` into `state` (a WES state name), with that state's side effects
+    /// (outputs for COMPLETE…). False if there is no such run or state.
+    pub fn set_state(&self, run_id: &str, state: &str) -> bool {
+        let Some(new) = RunState::parse(state) else {
+            return false;
+        };
+        let mut guard = lock(&self.state);
+        let State { runs, base, .. } = &mut *guard;
+        runs.get_mut(run_id)
+            .map(|run| run.enter(new, base))
+            .is_some()
+    }
+
+    /// The bytes `GET /outputs/{run_id}/{name}` serves, once the run is COMPLETE.
+    pub fn output_bytes(&self, run_id: &str, name: &str) -> Option<Vec<u8>> {
+        let served = lock(&self.state)
+            .runs
+            .get(run_id)
+            .is_some_and(|run| run.serves(name));
+        served
+            .then(|| artifacts::output_bytes(run_id, name))
+            .flatten()
+    }
+
+    /// Every input download so far, in order.
+    pub fn fetched_inputs(&self) -> Vec<FetchedInput> {
+        lock(&self.state).fetched.clone()
     }
 
     /// How many requests were received whose URI path equals `path`.
@@ -91,146 +255,19 @@ impl FakeWes {
     }
 }
 
-fn router(state: SharedState) -> Router {
-    Router::new()
-        .route(&format!("{WES_PREFIX}/service-info"), get(service_info))
-        .fallback(fallback)
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            record_and_authorize,
-        ))
-        .with_state(state)
-}
-
-/// Counts the request, then enforces the Bearer token when one is configured.
-async fn record_and_authorize(
-    Shared(state): Shared<SharedState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let required = {
-        let mut state = lock(&state);
-        *state
-            .hits
-            .entry(request.uri().path().to_owned())
-            .or_insert(0) += 1;
-        state.config.require_token.clone()
-    };
-    if let Some(token) = required {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if presented != Some(format!("Bearer {token}").as_str()) {
-            // flask-jwt-extended's body (no status_code field).
-            return json_reply(
-                StatusCode::UNAUTHORIZED,
-                json!({"msg": "Missing Authorization Header"}),
-            );
-        }
-    }
-    next.run(request).await
-}
-
-async fn service_info(Shared(state): Shared<SharedState>) -> Response {
-    let (fault, style) = {
-        let state = lock(&state);
-        (state.fault.clone(), state.config.style)
-    };
-    if let Some(response) = apply_fault(fault).await {
-        return response;
-    }
-    let body = match style {
-        WesStyle::WesKit => weskit_service_info(),
-        WesStyle::StarterKit => starter_kit_service_info(),
-    };
-    json_reply(StatusCode::OK, body)
-}
-
-/// WES 1.0 states, all counted by WESkit.
-const STATES: [&str; 10] = [
-    "UNKNOWN",
-    "QUEUED",
-    "INITIALIZING",
-    "RUNNING",
-    "PAUSED",
-    "COMPLETE",
-    "EXECUTOR_ERROR",
-    "SYSTEM_ERROR",
-    "CANCELED",
-    "CANCELING",
-];
-
-fn weskit_service_info() -> Value {
-    let counts: serde_json::Map<String, Value> = STATES
-        .iter()
-        .map(|state| {
-            let count = match *state {
-                "QUEUED" => 2,
-                "RUNNING" => 1,
-                _ => 0,
-            };
-            ((*state).to_owned(), json!(count))
-        })
-        .collect();
-    let engine_params: Vec<Value> = [
-        ("NFL|22.10.0|max-memory", "100m"),
-        ("NFL|22.10.0|max-runtime", "05:00"),
-        ("NFL|22.10.0|accounting-name", ""),
-        ("NFL|22.10.0|job-name", "weskit_job"),
-        ("SMK|6.10.0|max-memory", "100m"),
-        ("SMK|6.10.0|max-runtime", "05:00"),
-    ]
-    .into_iter()
-    .map(|(name, default)| json!({"name": name, "type": "str", "default_value": default}))
-    .collect();
-    json!({
-        "workflow_type_versions": {
-            "NFL": {"workflow_type_version": ["22.10.0"]},
-            "SMK": {"workflow_type_version": ["6.10.0"]},
-        },
-        "supported_wes_versions": ["1.0.0"],
-        "supported_filesystem_protocols": ["file", "S3"],
-        "workflow_engine_versions": {"NFL": "22.10.0", "SMK": "6.10.0"},
-        "default_workflow_engine_parameters": engine_params,
-        "system_state_counts": counts,
-        "auth_instructions_url": "https://somewhere.org",
-        "contact_info_url": "your@email.de",
-        "tags": {"tag1": "value1", "tag2": "value2"},
-    })
-}
-
-fn starter_kit_service_info() -> Value {
-    json!({
-        "id": "org.ga4gh.starterkit.wes",
-        "name": "GA4GH Starter Kit WES Service",
-        "description": "An open source, community-driven implementation of the GA4GH Workflow Execution Service (WES) API specification.",
-        "contactUrl": "mailto:info@ga4gh.org",
-        "documentationUrl": "https://github.com/ga4gh/ga4gh-starter-kit-wes",
-        "createdAt": "2020-01-15T12:00:00Z",
-        "updatedAt": "2020-01-15T12:00:00Z",
-        "environment": "test",
-        "version": "0.3.2",
-        "type": {"group": "org.ga4gh", "artifact": "wes", "version": "1.0.1"},
-        "organization": {"name": "Global Alliance for Genomics and Health", "url": "https://ga4gh.org"},
-        "workflow_type_versions": {"WDL": ["1.0"], "NEXTFLOW": ["21.04.0"]},
-        "workflow_engine_versions": {"NATIVE": "1.0.0"},
-    })
-}
-
-async fn fallback(Shared(state): Shared<SharedState>) -> Response {
-    let style = lock(&state).config.style;
-    error(
-        style,
-        StatusCode::NOT_FOUND,
-        "The requested URL was not found on the server.",
-    )
+/// The Bearer token of a request.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
 }
 
 /// The implementation's error body: WESkit `{msg, status_code}`; Starter Kit adds `timestamp`, `error`.
 fn error(style: WesStyle, status: StatusCode, msg: &str) -> Response {
     let body = match style {
-        WesStyle::WesKit => json!({"msg": msg, "status_code": status.as_u16()}),
+        WesStyle::WesKit | WesStyle::Spec11 => json!({"msg": msg, "status_code": status.as_u16()}),
         WesStyle::StarterKit => json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "status_code": status.as_u16(),

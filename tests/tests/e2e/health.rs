@@ -218,11 +218,13 @@ async fn wes_probes_cover_both_server_styles_timeouts_refusals_and_auth() {
         let starter = FakeWes::start(WesConfig {
             style: WesStyle::StarterKit,
             require_token: None,
+            ..WesConfig::default()
         })
         .await;
         let guarded = FakeWes::start(WesConfig {
             style: WesStyle::WesKit,
             require_token: Some("wes-node-token".into()),
+            ..WesConfig::default()
         })
         .await;
         let registry = TestRegistry::spawn(db).await;

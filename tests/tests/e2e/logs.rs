@@ -60,6 +60,7 @@ async fn secrets_and_tokens_never_appear_in_logs() {
     let wes = FakeWes::start(WesConfig {
         style: WesStyle::WesKit,
         require_token: Some(WES_TOKEN.into()),
+        ..WesConfig::default()
     })
     .await;
     let registry = TestRegistry::spawn(TestDb::sqlite()).await;

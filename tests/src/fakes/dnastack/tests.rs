@@ -1,5 +1,9 @@
 //! Tests of the fake dnastack server over real loopback HTTP.
 
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
 use super::*;
 use crate::fakes::testing::request;
 
@@ -130,4 +134,130 @@ async fn token_flow_guards_service_info() {
     assert_eq!(expired.status, 401);
     assert_eq!(fake.hits("/oauth/token"), 4);
     fake.stop().await;
+}
+
+mod faults;
+mod life;
+mod listing;
+mod scenarios;
+mod validation;
+
+const GOOD_CLIENT: [(&str, &str); 3] = [
+    ("grant_type", "client_credentials"),
+    ("client_id", "fake-client"),
+    ("client_secret", "fake-secret"),
+];
+
+/// A reqwest client holding a token of the fake, aimed at its eWES base.
+#[derive(Debug)]
+struct Ewes {
+    http: reqwest::Client,
+    base: String,
+    ewes: String,
+    token: String,
+}
+
+impl Ewes {
+    async fn connect(fake: &FakeDnastack) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("a reqwest client");
+        let base = fake.base_url();
+        let reply = http
+            .post(format!("{base}/oauth/token"))
+            .form(&GOOD_CLIENT)
+            .send()
+            .await
+            .expect("a token reply");
+        assert_eq!(reply.status().as_u16(), 200);
+        let issued: Value = reply.json().await.expect("a token");
+        let token = issued["access_token"].as_str().expect("a token").to_owned();
+        let ewes = format!("{base}/ewes/fake-namespace/ga4gh/wes/v1");
+        Self {
+            http,
+            base,
+            ewes,
+            token,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let reply = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("a reply");
+        let status = reply.status().as_u16();
+        let body = reply.text().await.expect("a body");
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// GET of `path` under the eWES base (or of an absolute URL).
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.ewes)
+        };
+        self.send(self.http.get(url)).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let request = self.http.post(format!("{}{path}", self.ewes)).json(body);
+        self.send(request).await
+    }
+
+    async fn submit(&self, body: &Value) -> String {
+        let (status, reply) = self.post("/runs", body).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["state"], json!("PREPROCESSING"));
+        reply["run_id"].as_str().expect("a run id").to_owned()
+    }
+
+    async fn state(&self, run_id: &str) -> String {
+        let (status, body) = self.get(&format!("/runs/{run_id}/status")).await;
+        assert_eq!(status, 200, "{body}");
+        body["state"].as_str().expect("a state").to_owned()
+    }
+
+    /// The states seen by polling `/status` until a terminal one (at most 20 polls).
+    async fn life(&self, run_id: &str) -> Vec<String> {
+        let terminal = [
+            "COMPLETE",
+            "COMPLETE_WITH_ERRORS",
+            "EXECUTOR_ERROR",
+            "SYSTEM_ERROR",
+            "PREPROCESSING_ERROR",
+            "CANCELED",
+        ];
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let state = self.state(run_id).await;
+            let done = terminal.contains(&state.as_str());
+            seen.push(state);
+            if done {
+                return seen;
+            }
+        }
+        panic!("run {run_id} never ended: {seen:?}");
+    }
+
+    /// The raw reply to a GET of `url` (with the token if `auth`).
+    async fn raw(&self, url: &str, auth: bool) -> reqwest::Response {
+        let request = self.http.get(url);
+        let request = if auth {
+            request.bearer_auth(&self.token)
+        } else {
+            request
+        };
+        request.send().await.expect("a reply")
+    }
+}
+
+/// A valid ExtendedRunRequest for the default config.
+fn run_request(tags: Value) -> Value {
+    json!({"workflow_url": "fedimpute-imputation/v1", "engine_id": "engine-1",
+        "workflow_params": {"fedimpute.vcfs": ["gs://in/chr20.vcf.gz"], "fedimpute.panel": "h3a"},
+        "workflow_engine_parameters": {"backend": "local"}, "tags": tags})
 }

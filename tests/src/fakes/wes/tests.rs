@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::fakes::testing::request;
+use serde_json::Value;
 
 const INFO: &str = "/ga4gh/wes/v1/service-info";
 
@@ -57,6 +58,7 @@ async fn starter_kit_shape_and_bearer_auth() {
     let config = WesConfig {
         style: WesStyle::StarterKit,
         require_token: Some("wes-token".into()),
+        ..WesConfig::default()
     };
     let fake = FakeWes::start(config).await;
     let base = fake.base_url();
@@ -109,4 +111,129 @@ async fn starter_kit_shape_and_bearer_auth() {
     );
     assert_eq!(fake.hits(INFO), 3);
     fake.stop().await;
+}
+
+mod faults;
+mod fetching;
+mod life;
+mod scenarios;
+mod validation;
+
+/// A reqwest client for one fake, with the WES prefix and an optional Bearer token.
+#[derive(Debug)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    fn new(fake: &FakeWes, token: Option<&str>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("a reqwest client");
+        Self {
+            http,
+            base: format!("{}{WES_PREFIX}", fake.base_url()),
+            token: token.map(str::to_owned),
+        }
+    }
+
+    fn as_user(&self, token: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token: Some(token.to_owned()),
+        }
+    }
+
+    fn with_auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, String) {
+        let reply = self.with_auth(request).send().await.expect("a reply");
+        let status = reply.status().as_u16();
+        (status, reply.text().await.expect("a body"))
+    }
+
+    async fn submit(&self, form: reqwest::multipart::Form) -> (u16, Value) {
+        let request = self
+            .http
+            .post(format!("{}/runs", self.base))
+            .multipart(form);
+        let (status, body) = self.send(request).await;
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// Submits a valid WESkit form and returns the run id.
+    async fn submit_ok(&self, params: Value, tags: Value) -> String {
+        let (status, body) = self.submit(weskit_form(&params, &tags)).await;
+        assert_eq!(status, 200, "submit failed: {body}");
+        body["run_id"].as_str().expect("a run id").to_owned()
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body) = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await;
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str) -> (u16, String) {
+        self.send(self.http.post(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn state(&self, run_id: &str) -> String {
+        let (status, body) = self.get(&format!("/runs/{run_id}/status")).await;
+        assert_eq!(status, 200, "status failed: {body}");
+        body["state"].as_str().expect("a state").to_owned()
+    }
+
+    /// The states seen by polling `/status` until a terminal one (at most 20 polls).
+    async fn life(&self, run_id: &str) -> Vec<String> {
+        let terminal = [
+            "COMPLETE",
+            "EXECUTOR_ERROR",
+            "SYSTEM_ERROR",
+            "CANCELED",
+            "PREEMPTED",
+        ];
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let state = self.state(run_id).await;
+            let done = terminal.contains(&state.as_str());
+            seen.push(state);
+            if done {
+                return seen;
+            }
+        }
+        panic!("run {run_id} never ended: {seen:?}");
+    }
+
+    /// GET of an absolute URL (outputs, logs), without the token.
+    async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
+        let reply = self.http.get(url).send().await.expect("a reply");
+        let status = reply.status().as_u16();
+        (status, reply.bytes().await.expect("a body").to_vec())
+    }
+}
+
+/// A valid WESkit submission form.
+fn weskit_form(params: &Value, tags: &Value) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("workflow_type", "NFL")
+        .text("workflow_type_version", "22.10.0")
+        .text("workflow_url", "imputation/main.nf")
+        .text("workflow_params", params.to_string())
+        .text("tags", tags.to_string())
+}
+
+fn params() -> Value {
+    json!({"input": "https://example.org/chr20.vcf.gz", "panel": "h3africa-v6"})
 }
