@@ -92,13 +92,19 @@ pub(crate) fn detect(
         (false, true) => {
             return certain(
                 Build::Hg19,
-                format!("header contig lengths match GRCh37/hg19 ({})", sample(&hg19)),
+                format!(
+                    "header contig lengths match GRCh37/hg19 ({})",
+                    sample(&hg19)
+                ),
             );
         }
         (true, false) => {
             return certain(
                 Build::Hg38,
-                format!("header contig lengths match GRCh38/hg38 ({})", sample(&hg38)),
+                format!(
+                    "header contig lengths match GRCh38/hg38 ({})",
+                    sample(&hg38)
+                ),
             );
         }
         (true, true) | (false, false) => {}
@@ -108,7 +114,10 @@ pub(crate) fn detect(
         if ["grch38", "hg38", "hs38"].iter().any(|k| r.contains(k)) {
             return certain(Build::Hg38, format!("##reference names {reference}"));
         }
-        if ["grch37", "hg19", "b37", "hs37"].iter().any(|k| r.contains(k)) {
+        if ["grch37", "hg19", "b37", "hs37"]
+            .iter()
+            .any(|k| r.contains(k))
+        {
             return certain(Build::Hg19, format!("##reference names {reference}"));
         }
     }
@@ -119,10 +128,14 @@ pub(crate) fn detect(
         let position = max_positions[chrom];
         if let Some((l19, l38)) = lengths(chrom) {
             if position > l19 && past19.is_none() {
-                past19 = Some(format!("position {position} on {chrom} is past its hg19 end"));
+                past19 = Some(format!(
+                    "position {position} on {chrom} is past its hg19 end"
+                ));
             }
             if position > l38 && past38.is_none() {
-                past38 = Some(format!("position {position} on {chrom} is past its hg38 end"));
+                past38 = Some(format!(
+                    "position {position} on {chrom} is past its hg38 end"
+                ));
             }
         }
     }
@@ -131,7 +144,10 @@ pub(crate) fn detect(
         (None, Some(why)) => return certain(Build::Hg19, why),
         (Some(_), Some(_)) | (None, None) => {}
     }
-    let prefixed = max_positions.keys().filter(|c| c.starts_with("chr")).count();
+    let prefixed = max_positions
+        .keys()
+        .filter(|c| c.starts_with("chr"))
+        .count();
     if max_positions.is_empty() {
         return Detected {
             build: None,

@@ -33,7 +33,9 @@ pub(crate) fn sign(keyring: &Keyring, file_id: &str, expires: DateTime<Utc>) -> 
 /// The file id of a valid, unexpired token.
 pub(crate) fn verify(keyring: &Keyring, token: &str, now: DateTime<Utc>) -> Result<String, String> {
     let invalid = || "the link is invalid".to_owned();
-    let sealed = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
+    let sealed = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| invalid())?;
     let sealed = String::from_utf8(sealed).map_err(|_| invalid())?;
     let clear = keyring.open(&sealed, CONTEXT).map_err(|_| invalid())?;
     let claims: Claims = serde_json::from_slice(&clear).map_err(|_| invalid())?;

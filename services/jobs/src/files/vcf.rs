@@ -96,7 +96,9 @@ pub(crate) fn inspect(input: impl Read) -> Result<Inspection, Refused> {
             return Err(refused(if line_no == 0 {
                 "the file decompresses to nothing".to_owned()
             } else {
-                format!("the header ends at line {line_no} without a #CHROM line and no records follow")
+                format!(
+                    "the header ends at line {line_no} without a #CHROM line and no records follow"
+                )
             }));
         }
         line_no += 1;
@@ -252,8 +254,8 @@ pub(crate) fn inspect(input: impl Read) -> Result<Inspection, Refused> {
 
 /// The BGZF end-of-file block: a BGZF file without it is truncated.
 pub(crate) const BGZF_EOF: [u8; 28] = [
-    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02,
-    0x00, 0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
+    0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 ];
 
 #[cfg(test)]
@@ -276,11 +278,13 @@ mod tests {
 
     #[test]
     fn a_small_vcf_is_summarised() {
-        let got = inspect(&vcf(&[
-            "20\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1\n",
-            "20\t200\t.\tC\tT\t.\tPASS\t.\tGT:DP\t0|0:3\t0|1:5\n",
-            "21\t50\t.\tC\tT\t.\tPASS\t.\tGT\t0|0\t0|1\n",
-        ])[..])
+        let got = inspect(
+            &vcf(&[
+                "20\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1\n",
+                "20\t200\t.\tC\tT\t.\tPASS\t.\tGT:DP\t0|0:3\t0|1:5\n",
+                "21\t50\t.\tC\tT\t.\tPASS\t.\tGT\t0|0\t0|1\n",
+            ])[..],
+        )
         .unwrap();
         let f = got.facts;
         assert_eq!(f.compression, Compression::Gzip);
@@ -338,7 +342,10 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/vcf");
         let tiny = std::fs::read(format!("{dir}/chr20.tiny.100snps.vcf.gz")).unwrap();
         let f = inspect(&tiny[..]).unwrap().facts;
-        assert_eq!((f.samples, f.records, f.compression), (51, 100, Compression::Bgzf));
+        assert_eq!(
+            (f.samples, f.records, f.compression),
+            (51, 100, Compression::Bgzf)
+        );
         assert_eq!(f.build.as_deref(), Some("hg19"));
         let hg38 = std::fs::read(format!("{dir}/chr22.hg38.7samples.phased.vcf.gz")).unwrap();
         let f = inspect(&hg38[..]).unwrap().facts;
