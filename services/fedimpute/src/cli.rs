@@ -35,6 +35,8 @@ pub enum Command {
         registry: RegistryArgs,
         #[command(flatten)]
         users: UsersArgs,
+        #[command(flatten)]
+        jobs: JobsArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -44,6 +46,8 @@ pub enum Command {
         registry: RegistryArgs,
         #[command(flatten)]
         users: UsersArgs,
+        #[command(flatten)]
+        jobs: JobsArgs,
     },
     /// Operator commands.
     Admin {
@@ -120,6 +124,7 @@ pub enum Component {
     All,
     Registry,
     Users,
+    Jobs,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +222,22 @@ pub struct Global {
         global = true
     )]
     pub users_url: String,
+    /// Where the jobs service is reached.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_JOBS_URL",
+        default_value = "http://127.0.0.1:50053",
+        global = true
+    )]
+    pub jobs_url: String,
+    /// The platform's public address: links in mails, signed input links.
+    #[arg(
+        long,
+        env = "FEDIMPUTE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8000",
+        global = true
+    )]
+    pub public_url: String,
     /// How long in-flight calls may take to finish on shutdown.
     #[arg(
         long,
@@ -321,13 +342,6 @@ pub struct UsersArgs {
         default_value = "fedimpute <noreply@localhost>"
     )]
     pub mail_from: String,
-    /// The web client's address, for links in mails.
-    #[arg(
-        long,
-        env = "FEDIMPUTE_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    pub public_url: String,
     /// The first admin's password (first start only); unset: generated.
     #[arg(long, env = "FEDIMPUTE_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -341,4 +355,56 @@ pub struct UsersArgs {
     pub admin_email: String,
     #[arg(long, env = "FEDIMPUTE_AUDIT_RETENTION", default_value = "365d")]
     pub audit_retention: HumanDuration,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[arg(long, env = "FEDIMPUTE_JOBS_ADDR", default_value = "127.0.0.1:50053")]
+    pub jobs_addr: SocketAddr,
+    /// Default: `sqlite://<data dir>/jobs.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_JOBS_DATABASE_URL")]
+    pub jobs_database_url: Option<String>,
+    #[arg(long, env = "FEDIMPUTE_JOBS_MAX_CONNECTIONS", default_value_t = 16)]
+    pub jobs_max_connections: u32,
+    /// `file:///dir` or `s3://bucket/prefix`. Default: `file://<data dir>/files`.
+    #[arg(long, env = "FEDIMPUTE_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Largest upload, in bytes (each service's own limit applies too). Default 5 GiB.
+    #[arg(long, env = "FEDIMPUTE_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+    /// How long a signed input link (for WES nodes) works.
+    #[arg(long, env = "FEDIMPUTE_SIGNED_URL_TTL", default_value = "72h")]
+    pub signed_url_ttl: HumanDuration,
+    /// The base interval between polls of a remote job (backoff and jitter apply on top).
+    #[arg(long, env = "FEDIMPUTE_POLL_INTERVAL", default_value = "30s")]
+    pub poll_interval: HumanDuration,
+    /// Longest wait between attempts after repeated errors.
+    #[arg(long, env = "FEDIMPUTE_MAX_BACKOFF", default_value = "5m")]
+    pub max_backoff: HumanDuration,
+    /// How long a replica holds a claimed job (renewed while it works on it).
+    #[arg(long, env = "FEDIMPUTE_JOBS_LEASE", default_value = "2m")]
+    pub jobs_lease: HumanDuration,
+    /// Scheduler steps in flight at once, per replica.
+    #[arg(long, env = "FEDIMPUTE_JOBS_CONCURRENCY", default_value_t = 64)]
+    pub jobs_concurrency: usize,
+    /// Requests in flight at once to one imputation service, per replica.
+    #[arg(long, env = "FEDIMPUTE_SERVICE_CONCURRENCY", default_value_t = 8)]
+    pub service_concurrency: usize,
+    /// Run the scheduler in this replica.
+    #[arg(long, env = "FEDIMPUTE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scheduler: bool,
+    /// Copy results into the file store when a job completes.
+    #[arg(long, env = "FEDIMPUTE_COPY_RESULTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub copy_results: bool,
+    /// Base time allowed for a submission's upload (plus one second per MiB).
+    #[arg(long, env = "FEDIMPUTE_SUBMIT_TIMEOUT", default_value = "5m")]
+    pub submit_timeout: HumanDuration,
+    /// Timeout of other calls to the imputation services.
+    #[arg(long, env = "FEDIMPUTE_REMOTE_TIMEOUT", default_value = "60s")]
+    pub remote_timeout: HumanDuration,
+    #[arg(long, env = "FEDIMPUTE_REMOTE_CONNECT_TIMEOUT", default_value = "30s")]
+    pub remote_connect_timeout: HumanDuration,
+    /// Names this replica's leases; default: host name and process id.
+    #[arg(long, env = "FEDIMPUTE_WORKER_ID")]
+    pub worker_id: Option<String>,
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use fedimpute_common::{
-    auth::{Component, KeySource, PublicKey, ServiceKeys, TokenSigner, Verifier},
+    auth::{Component, KeySource, PublicKey, ServiceIdentity, ServiceKeys, TokenSigner, Verifier},
     config::{Mode, keys_dir},
     crypto::Keyring,
 };
@@ -103,6 +103,26 @@ pub(crate) fn service_keys(global: &Global, receiver: Component) -> Result<Servi
         }
     }
     Ok(ServiceKeys::load_dir(&dir, receiver, &Component::ALL)?)
+}
+
+/// A component's own identity: `<service keys dir>/<component>.pem`
+/// (generated, with its `.pub`, in development).
+pub(crate) fn identity(
+    global: &Global,
+    component: Component,
+) -> Result<ServiceIdentity, KeysError> {
+    let path = service_keys_dir(global).join(format!("{component}.pem"));
+    let signer = match global.mode {
+        Mode::Development => TokenSigner::load_or_generate_pair(&path)?,
+        Mode::Production if path.exists() => TokenSigner::load(&path)?,
+        Mode::Production => {
+            return Err(KeysError::Missing {
+                what: "this component's service key",
+                variable: "FEDIMPUTE_SERVICE_KEYS_DIR (holding <component>.pem)",
+            });
+        }
+    };
+    Ok(ServiceIdentity::new(component, signer))
 }
 
 /// Fetches the users service's JWKS over gRPC.

@@ -14,7 +14,7 @@ use fedimpute_registry::health::HealthSettings;
 use fedimpute_registry_migration::{Migrator, MigratorTrait};
 
 use crate::{
-    cli::{AdminCommand, Cli, Command, Component, Global, RegistryArgs, UsersArgs},
+    cli::{AdminCommand, Cli, Command, Component, Global, JobsArgs, RegistryArgs, UsersArgs},
     keys,
 };
 
@@ -63,12 +63,14 @@ async fn run(cli: Cli) -> ExitCode {
             no_migrate,
             registry,
             users,
-        } => serve(&global, component, !no_migrate, &registry, &users).await,
+            jobs,
+        } => serve(&global, component, !no_migrate, &registry, &users, &jobs).await,
         Command::Migrate {
             component,
             registry,
             users,
-        } => migrate(&global, component, &registry, &users).await,
+            jobs,
+        } => migrate(&global, component, &registry, &users, &jobs).await,
         Command::Admin { .. } => Ok(()),
     };
     match result {
@@ -147,6 +149,7 @@ async fn serve(
     migrate: bool,
     registry_args: &RegistryArgs,
     users_args: &UsersArgs,
+    jobs_args: &JobsArgs,
 ) -> Result<(), RunError> {
     let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
     let stop = shutdown::on_signal();
@@ -178,6 +181,19 @@ async fn serve(
                 .map_err(|e| format!("users: {e}"))
         });
     }
+    if matches!(component, Component::All | Component::Jobs) {
+        let settings = crate::jobs::settings(global, jobs_args, migrate)?;
+        let app = fedimpute_jobs::Application::build(settings)
+            .await
+            .map_err(|e| failed(&e))?;
+        serving.push(format!("jobs on {}", app.local_addr()));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            app.run_until(stop.cancelled_owned())
+                .await
+                .map_err(|e| format!("jobs: {e}"))
+        });
+    }
     tracing::info!(mode = %global.mode, "fedimpute is serving: {}", serving.join(", "));
     let mut result = Ok(());
     while let Some(done) = tasks.join_next().await {
@@ -197,7 +213,19 @@ async fn migrate(
     component: Component,
     args: &RegistryArgs,
     users: &UsersArgs,
+    jobs: &JobsArgs,
 ) -> Result<(), RunError> {
+    if matches!(component, Component::All | Component::Jobs) {
+        use fedimpute_jobs_migration::MigratorTrait as _;
+        let url = crate::jobs::database_url(global, jobs);
+        let db = fedimpute_common::db::connect(&url, 2)
+            .await
+            .map_err(|e| RunError::Failed(format!("jobs database: {e}")))?;
+        fedimpute_jobs_migration::Migrator::up(&db, None)
+            .await
+            .map_err(|e| RunError::Failed(format!("jobs migrations: {e}")))?;
+        tracing::info!(database = %fedimpute_common::db::redact_url(&url), "jobs schema is up to date");
+    }
     if matches!(component, Component::All | Component::Users) {
         let url = crate::users::database_url(global, &users.db);
         fedimpute_users::ops::open(&url)
@@ -206,7 +234,7 @@ async fn migrate(
         tracing::info!(database = %fedimpute_common::db::redact_url(&url), "users schema is up to date");
     }
     match component {
-        Component::Users => {}
+        Component::Users | Component::Jobs => {}
         Component::All | Component::Registry => {
             let url = registry_database_url(global, args);
             let db = fedimpute_common::db::connect(&url, 2)

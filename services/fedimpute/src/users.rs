@@ -90,7 +90,7 @@ pub(crate) fn settings(
             smtp,
             log_when_no_smtp: global.mode == Mode::Development,
             from: args.mail_from.clone(),
-            public_url: args.public_url.clone(),
+            public_url: global.public_url.clone(),
             poll_interval: Duration::from_secs(30),
             retry_base: Duration::from_secs(30),
         },

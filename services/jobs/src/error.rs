@@ -106,7 +106,6 @@ impl From<UploadError> for Error {
                 Self::invalid("file", format!("the upload was interrupted: {message}"))
             }
             UploadError::Storage(e) => Self::from(e),
-            UploadError::Internal(e) => Self::Internal(e),
         }
     }
 }

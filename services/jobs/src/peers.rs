@@ -95,6 +95,7 @@ impl Credential {
 pub(crate) struct ServiceInfo {
     pub(crate) id: i64,
     pub(crate) name: String,
+    pub(crate) slug: String,
     pub(crate) api_type: ApiType,
     pub(crate) base_url: String,
     pub(crate) requires_auth: bool,
@@ -201,6 +202,7 @@ impl Peers {
                 .map(fedimpute_common::wire::struct_to_json)
                 .unwrap_or_default(),
             name: service.name,
+            slug: service.slug,
         })
     }
 

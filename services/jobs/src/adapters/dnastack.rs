@@ -9,7 +9,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
 use super::{
-    RemoteState, RemoteView, Submission, Target,
+    RemoteView, Submission, Target,
     http::{Call, Clients, RemoteError, json as read_json, scrub, send},
     outputs, wes,
 };

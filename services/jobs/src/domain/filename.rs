@@ -41,16 +41,6 @@ pub(crate) fn as_vcf_gz(name: &str) -> String {
     format!("{stem}.vcf.gz")
 }
 
-/// The name without its VCF extensions (a default job name).
-pub(crate) fn stem(name: &str) -> &str {
-    for suffix in [".vcf.gz", ".vcf.bgz", ".gz", ".vcf"] {
-        if let Some(stem) = name.strip_suffix(suffix) {
-            return stem;
-        }
-    }
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +69,5 @@ mod tests {
         assert_eq!(as_vcf_gz("a.vcf.bgz"), "a.vcf.gz");
         assert_eq!(as_vcf_gz("a.gz"), "a.vcf.gz");
         assert_eq!(as_vcf_gz("data"), "data.vcf.gz");
-        assert_eq!(stem("chr20.vcf.gz"), "chr20");
     }
 }

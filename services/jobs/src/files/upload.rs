@@ -29,8 +29,6 @@ pub(crate) enum UploadError {
     Interrupted(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("the file check stopped unexpectedly: {0}")]
-    Internal(String),
 }
 
 /// What was received.

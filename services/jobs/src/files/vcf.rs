@@ -176,7 +176,6 @@ pub(crate) fn inspect(input: impl Read) -> Result<Inspection, Refused> {
                 )));
             }
             chromosomes.push(chrom.to_owned());
-            last_position = 0;
         } else if position < last_position {
             return Err(refused(format!(
                 "the records are not sorted: position {position} of chromosome {chrom} at line {line_no} comes after position {last_position}; sort the file (bcftools sort)"

@@ -87,6 +87,9 @@ pub(crate) trait JobsStore: Send + Sync + std::fmt::Debug {
         owner: &str,
         advance: Advance,
     ) -> StoreResult<Option<Applied>>;
+    /// Marks a submission in flight (phase `submitting` since `at`), keeping
+    /// the lease; false when the lease was lost.
+    async fn mark_submitting(&self, id: &str, owner: &str, at: Time) -> StoreResult<bool>;
     /// Jobs of `user_id` holding a slot on `service_id` (counted against
     /// the remote's running-jobs limit), `except` not counted.
     async fn on_remote(&self, user_id: i64, service_id: i64, except: &str) -> StoreResult<i64>;

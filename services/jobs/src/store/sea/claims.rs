@@ -3,9 +3,8 @@
 //! crashed replica's leases run out, so its work is claimed again.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
-    sea_query::Expr,
+    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value, sea_query::Expr,
 };
 
 use super::rows;
@@ -71,6 +70,23 @@ pub(super) async fn renew(
 ) -> StoreResult<bool> {
     Ok(jobs::Entity::update_many()
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Some(until)))
+        .filter(jobs::Column::Id.eq(id))
+        .filter(jobs::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+pub(super) async fn mark_submitting(
+    db: &DatabaseConnection,
+    id: &str,
+    owner: &str,
+    at: Time,
+) -> StoreResult<bool> {
+    Ok(jobs::Entity::update_many()
+        .col_expr(jobs::Column::Phase, Expr::value(Phase::Submitting.as_str()))
+        .col_expr(jobs::Column::SubmitStartedAt, Expr::value(Some(at)))
         .filter(jobs::Column::Id.eq(id))
         .filter(jobs::Column::LeaseOwner.eq(owner))
         .exec(db)

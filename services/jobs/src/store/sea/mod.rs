@@ -110,6 +110,9 @@ impl JobsStore for SeaOrmStore {
     ) -> StoreResult<Option<Applied>> {
         transitions::advance(&self.db, id, owner, advance).await
     }
+    async fn mark_submitting(&self, id: &str, owner: &str, at: Time) -> StoreResult<bool> {
+        claims::mark_submitting(&self.db, id, owner, at).await
+    }
     async fn on_remote(&self, user_id: i64, service_id: i64, except: &str) -> StoreResult<i64> {
         claims::on_remote(&self.db, user_id, service_id, except).await
     }
