@@ -137,13 +137,28 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let cancel = CancellationToken::new();
-        let scheduler = tokio::spawn(self.scheduler.run(cancel.clone()));
-        let notifier = tokio::spawn(self.notifier.run(cancel.clone()));
+        // If this future is dropped, the background work goes with it.
+        let mut background = AbortOnDrop(vec![
+            tokio::spawn(self.scheduler.run(cancel.clone())),
+            tokio::spawn(self.notifier.run(cancel.clone())),
+        ]);
         let served = self.server.run_until(shutdown).await;
         cancel.cancel();
-        let _ = scheduler.await;
-        let _ = notifier.await;
+        for task in background.0.drain(..) {
+            let _ = task.await;
+        }
         self.db.clone().close().await.ok();
         served
+    }
+}
+
+/// Tasks aborted when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }

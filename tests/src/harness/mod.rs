@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod jobs;
 pub mod process;
 pub mod registry;
 pub mod users;
@@ -38,6 +39,15 @@ impl Running {
     pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+
+    /// Drops the component where it stands (a crash): nothing it does on
+    /// shutdown runs.
+    pub fn abort(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 

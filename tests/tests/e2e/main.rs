@@ -4,6 +4,8 @@ mod authz;
 mod common;
 mod discovery;
 mod health;
+mod jobs_cloudgene;
+mod jobs_common;
 mod logs;
 mod monitor;
 mod otlp;

@@ -155,19 +155,24 @@ impl Scheduler {
         tracing::info!("scheduler stopped");
     }
 
-    /// One step of one job, under its lease.
+    /// One step of one job, under its lease (renewed while the step runs,
+    /// in the same task: a step that dies takes its renewals with it).
     async fn step(&self, job: JobRecord) {
-        let renewer = self.renew_while_running(&job.id);
         let id = job.id.clone();
-        let advance = match job.work.phase {
-            Phase::Submit => self.submit(&job).await,
-            Phase::Submitting | Phase::Reconcile => self.reconcile(&job).await,
-            Phase::Poll => self.poll(&job).await,
-            Phase::Cancel => self.cancel(&job).await,
-            Phase::Fetch => self.fetch(&job).await,
-            Phase::Done => Advance::wait(Phase::Done, Utc::now()),
+        let work = async {
+            match job.work.phase {
+                Phase::Submit => self.submit(&job).await,
+                Phase::Submitting | Phase::Reconcile => self.reconcile(&job).await,
+                Phase::Poll => self.poll(&job).await,
+                Phase::Cancel => self.cancel(&job).await,
+                Phase::Fetch => self.fetch(&job).await,
+                Phase::Done => Advance::wait(Phase::Done, Utc::now()),
+            }
         };
-        renewer.cancel();
+        let advance = tokio::select! {
+            advance = work => advance,
+            () = self.keep_lease(&id) => return,
+        };
         match self
             .store()
             .advance(&id, &self.settings.worker_id, advance)
@@ -184,31 +189,26 @@ impl Scheduler {
         }
     }
 
-    /// Renews the job's lease every third of its length until cancelled.
-    fn renew_while_running(&self, id: &str) -> CancellationToken {
-        let stop = CancellationToken::new();
-        let (store, id, owner, lease) = (
-            self.store().clone(),
-            id.to_owned(),
-            self.settings.worker_id.clone(),
-            self.settings.lease,
-        );
-        let token = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = token.cancelled() => return,
-                    () = tokio::time::sleep(lease / 3) => {}
+    /// Renews the job's lease every third of its length; returns only if
+    /// the lease was lost (another replica owns the job: the step stops).
+    async fn keep_lease(&self, id: &str) {
+        let lease = self.settings.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+            match self
+                .store()
+                .renew(id, &self.settings.worker_id, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = %id, "lease lost; the step stops");
+                    return;
                 }
-                let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-                match store.renew(&id, &owner, until).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => tracing::warn!(job = %id, error = %e, "cannot renew a lease"),
-                }
+                Err(e) => tracing::warn!(job = %id, error = %e, "cannot renew a lease"),
             }
-        });
-        stop
+        }
     }
 
     /// The service of a job (cached briefly).
