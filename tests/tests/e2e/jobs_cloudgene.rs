@@ -4,10 +4,17 @@
 use std::time::Duration;
 
 use fedimpute_proto::jobs as pb;
-use fedimpute_tests::{backends, eventually, harness::auth::bearer};
+use fedimpute_tests::{
+    backends, eventually,
+    fakes::{
+        Fault,
+        cloudgene::{self, CloudgeneConfig},
+    },
+    harness::auth::bearer,
+};
 use sha2::{Digest, Sha256};
 
-use crate::jobs_common::{CG_TOKEN, H3A_PANEL, Michigan, TINY, download, history};
+use crate::jobs_common::{CG_TOKEN, H3A_PANEL, HG38, Michigan, TINY, download, history};
 
 #[tokio::test]
 async fn a_cloudgene_job_runs_to_completion_with_its_results_copied_once() {
@@ -139,6 +146,273 @@ async fn a_cloudgene_job_runs_to_completion_with_its_results_copied_once() {
         let before = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), before, "no log line twice");
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn input_validation_and_qc_failures_fail_the_job_with_the_remote_reason() {
+    for db in backends().await {
+        let m = Michigan::start(db).await;
+        // 7 samples: accepted here with a warning, refused by the server's validation.
+        let few = m.upload(HG38).await;
+        let job = m.create(m.request("too few", &few)).await.expect("created");
+        assert!(
+            job.warnings.iter().any(|w| w.contains("7 samples")),
+            "{:?}",
+            job.warnings
+        );
+        let failed = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Failed)
+            .await;
+        assert!(
+            failed
+                .error_message
+                .contains("At least 20 samples must be uploaded"),
+            "{}",
+            failed.error_message
+        );
+        assert_eq!(failed.remote_state, "5");
+
+        let file = m.upload(TINY).await;
+        let qc = m
+            .create(m.request("fake:qc-fail run", &file))
+            .await
+            .expect("created");
+        let qc = m
+            .platform
+            .until_status(&m.token, &qc.id, pb::JobStatus::Failed)
+            .await;
+        assert!(
+            qc.error_message.contains("No chunks passed the QC step"),
+            "{}",
+            qc.error_message
+        );
+        assert_eq!(
+            history(&m.updates(&qc.id).await),
+            [
+                pb::JobStatus::Queued,
+                pb::JobStatus::Running,
+                pb::JobStatus::Failed
+            ]
+        );
+        assert_eq!(m.fake.submission_count(), 2);
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_slow_replies_are_retried_and_a_lost_submission_is_sent_again_once() {
+    for db in backends().await {
+        let m = Michigan::start(db).await;
+        // The first submission gets a 502 from the proxy before Cloudgene
+        // sees it: ambiguous, so the remote is searched before sending again.
+        m.fake
+            .push_route_fault(cloudgene::ROUTE_SUBMIT, Fault::nginx_bad_gateway(), 1);
+        m.fake.push_route_fault(
+            cloudgene::ROUTE_STATUS,
+            Fault::Status(500, "boom".into(), "text/plain"),
+            3,
+        );
+        m.fake.set_route_fault(
+            cloudgene::ROUTE_LIST,
+            Fault::Delay(Duration::from_millis(300)),
+        );
+        let file = m.upload(TINY).await;
+        let job = m.create(m.request("flaky", &file)).await.expect("created");
+        let done = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Completed)
+            .await;
+        assert_eq!(m.fake.submission_count(), 1, "sent once more, not twice");
+        assert!(
+            m.fake.hits("/api/v2/jobs") >= 1,
+            "the remote was searched first"
+        );
+        assert!(done.error_message.is_empty());
+        assert_eq!(
+            history(&m.updates(&job.id).await),
+            [
+                pb::JobStatus::Queued,
+                pb::JobStatus::Running,
+                pb::JobStatus::Completed
+            ]
+        );
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reply_lost_after_the_upload_is_found_on_the_remote_not_sent_again() {
+    for db in backends().await {
+        let m = Michigan::start(db).await;
+        m.fake
+            .push_route_fault(cloudgene::ROUTE_SUBMIT, Fault::CloseAfterAccept, 1);
+        let file = m.upload(TINY).await;
+        let job = m.create(m.request("reset", &file)).await.expect("created");
+        let done = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Completed)
+            .await;
+        assert_eq!(m.fake.submission_count(), 1);
+        assert_eq!(done.external_job_id, m.fake.jobs()[0].id);
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_the_upload_and_the_reply_leaves_exactly_one_remote_job() {
+    for db in backends().await {
+        let mut m = Michigan::start(db).await;
+        // Cloudgene takes the upload and creates the job; its reply never comes.
+        m.fake
+            .push_route_fault(cloudgene::ROUTE_SUBMIT, Fault::HangAfterAccept, 1);
+        let file = m.upload(TINY).await;
+        let job = m.create(m.request("crash", &file)).await.expect("created");
+        eventually(
+            "the remote to hold the job",
+            Duration::from_secs(30),
+            || async { (m.fake.submission_count() == 1).then_some(()) },
+        )
+        .await;
+
+        // The worker dies mid-submission, its lease still held.
+        m.platform.kill_jobs();
+        m.platform.start_jobs().await;
+
+        let done = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Completed)
+            .await;
+        assert_eq!(
+            m.fake.submission_count(),
+            1,
+            "exactly one remote submission"
+        );
+        assert_eq!(done.external_job_id, m.fake.jobs()[0].id);
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_reaches_the_remote() {
+    for db in backends().await {
+        let m = Michigan::start_with(
+            db,
+            CloudgeneConfig {
+                ticks_per_poll: 0,
+                ..CloudgeneConfig::default()
+            },
+            serde_json::json!({}),
+        )
+        .await;
+        let file = m.upload(TINY).await;
+        let job = m
+            .create(m.request("to cancel", &file))
+            .await
+            .expect("created");
+        let submitted = eventually(
+            "the job to reach the remote",
+            Duration::from_secs(30),
+            || async {
+                let job = m.platform.job(&m.token, &job.id).await;
+                (!job.external_job_id.is_empty()).then_some(job)
+            },
+        )
+        .await;
+        let reply = m
+            .client()
+            .await
+            .cancel_job(bearer(
+                &m.token,
+                pb::CancelJobRequest { id: job.id.clone() },
+            ))
+            .await
+            .expect("cancel")
+            .into_inner();
+        assert_eq!(reply.message, "Job cancellation initiated");
+        let cancelled = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Cancelled)
+            .await;
+        assert_eq!(
+            m.fake.job(&submitted.external_job_id).map(|j| j.state),
+            Some(6),
+            "Cloudgene cancelled it"
+        );
+        assert!(
+            m.fake.hits(&format!(
+                "/api/v2/jobs/{}/cancel",
+                submitted.external_job_id
+            )) >= 1
+        );
+        assert!(cancelled.cancel_requested);
+        assert_eq!(
+            history(&m.updates(&job.id).await),
+            [pb::JobStatus::Queued, pb::JobStatus::Cancelled]
+        );
+        // Ended: a second cancel is refused.
+        let again = m
+            .client()
+            .await
+            .cancel_job(bearer(
+                &m.token,
+                pb::CancelJobRequest { id: job.id.clone() },
+            ))
+            .await
+            .expect_err("already ended");
+        assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_lost_in_a_cloudgene_restart_is_restarted_and_completes() {
+    for db in backends().await {
+        let m = Michigan::start_with(
+            db,
+            CloudgeneConfig {
+                ticks_per_poll: 0,
+                ..CloudgeneConfig::default()
+            },
+            serde_json::json!({}),
+        )
+        .await;
+        let file = m.upload(TINY).await;
+        let job = m
+            .create(m.request("restart", &file))
+            .await
+            .expect("created");
+        let external = eventually(
+            "the job to reach the remote",
+            Duration::from_secs(30),
+            || async {
+                let job = m.platform.job(&m.token, &job.id).await;
+                (!job.external_job_id.is_empty()).then_some(job.external_job_id)
+            },
+        )
+        .await;
+        m.fake.advance(&external, 2);
+        m.platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Running)
+            .await;
+        m.fake.restart_server();
+        eventually(
+            "the job to be restarted",
+            Duration::from_secs(30),
+            || async {
+                (m.fake.hits(&format!("/api/v2/jobs/{external}/restart")) == 1).then_some(())
+            },
+        )
+        .await;
+        m.fake.advance(&external, 20);
+        let done = m
+            .platform
+            .until_status(&m.token, &job.id, pb::JobStatus::Completed)
+            .await;
+        assert_eq!(done.external_job_id, external, "the same remote job");
+        assert_eq!(m.fake.submission_count(), 1);
         m.shutdown().await;
     }
 }

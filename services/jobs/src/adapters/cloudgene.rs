@@ -197,20 +197,28 @@ fn time(ms: &Value) -> Option<DateTime<Utc>> {
         .and_then(DateTime::from_timestamp_millis)
 }
 
-/// Removes HTML (`<b>`, `<br>`) from a log message.
+/// Removes HTML (`<b>`, `<br>`) from a log message; a `<` that opens no
+/// tag ("< 20 SNPs") is text.
 fn plain(message: &str) -> String {
     let spaced = message
         .replace("<br>", "\n")
         .replace("<br/>", "\n")
         .replace("<br />", "\n");
     let mut out = String::with_capacity(spaced.len());
-    let mut in_tag = false;
-    for ch in spaced.chars() {
-        match ch {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
+    let mut chars = spaced.chars().peekable();
+    while let Some(ch) = chars.next() {
+        let opens_tag = ch == '<'
+            && chars
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!'));
+        if opens_tag {
+            for c in chars.by_ref() {
+                if c == '>' {
+                    break;
+                }
+            }
+        } else {
+            out.push(ch);
         }
     }
     out.replace("&lt;", "<")
@@ -391,6 +399,10 @@ mod tests {
         assert_eq!(
             plain("<b>Samples:</b> 51<br>Build: hg19 &amp; more"),
             "Samples: 51\nBuild: hg19 & more"
+        );
+        assert_eq!(
+            plain("1 Chunk(s) excluded: < 20 SNPs"),
+            "1 Chunk(s) excluded: < 20 SNPs"
         );
         assert_eq!(job_name("a & <b> \"c\""), "a  b c");
     }
