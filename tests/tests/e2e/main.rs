@@ -6,6 +6,8 @@ mod discovery;
 mod health;
 mod jobs_cloudgene;
 mod jobs_common;
+mod jobs_credentials;
+mod jobs_files;
 mod logs;
 mod monitor;
 mod otlp;

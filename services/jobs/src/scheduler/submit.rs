@@ -43,6 +43,16 @@ impl Scheduler {
         fingerprint: String,
     ) -> Advance {
         let mut a = Advance::wait(phase, self.jittered(self.settings.credential_recheck));
+        // The remote's words, framed for the owner ("none": there is no
+        // credential at all, and the message already says what to do).
+        let message = if fingerprint == "none" {
+            message
+        } else {
+            format!(
+                "{} refused the credential ({message}): save a new one in Settings → Service Credentials; the job continues by itself",
+                job.service_name
+            )
+        };
         a.error_message = Some(message.clone());
         a.last_error = message;
         a.errors = Errors::Keep;
