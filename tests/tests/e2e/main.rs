@@ -10,6 +10,7 @@ mod jobs_common;
 mod jobs_credentials;
 mod jobs_files;
 mod jobs_matrix;
+mod jobs_wes;
 mod logs;
 mod monitor;
 mod otlp;
