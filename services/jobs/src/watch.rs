@@ -43,8 +43,17 @@ impl std::fmt::Debug for Hub {
 
 /// A watcher's end: keeps its topic (and so its poller) alive.
 pub(crate) struct Subscription {
-    _topic: Arc<Topic>,
-    pub(crate) events: broadcast::Receiver<Snapshot>,
+    topic: Arc<Topic>,
+    events: broadcast::Receiver<Snapshot>,
+}
+
+impl Subscription {
+    /// The next snapshot (a method, so a closure that uses the
+    /// subscription holds all of it, topic included).
+    pub(crate) async fn recv(&mut self) -> Result<Snapshot, broadcast::error::RecvError> {
+        let _alive = &self.topic;
+        self.events.recv().await
+    }
 }
 
 /// Whether nothing more will change.
@@ -81,10 +90,7 @@ impl Hub {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(topic) = topics.get(job_id).and_then(Weak::upgrade) {
             let events = topic.events.subscribe();
-            return Subscription {
-                _topic: topic,
-                events,
-            };
+            return Subscription { topic, events };
         }
         let (events, receiver) = broadcast::channel(256);
         let topic = Arc::new(Topic {
@@ -100,7 +106,7 @@ impl Hub {
             self.interval,
         ));
         Subscription {
-            _topic: topic,
+            topic,
             events: receiver,
         }
     }
@@ -116,15 +122,19 @@ pub(crate) async fn load(store: &dyn JobsStore, id: &str) -> Option<(JobRecord, 
     Some((job, children))
 }
 
-fn versions(snapshot: &(JobRecord, Vec<JobRecord>)) -> Vec<i64> {
-    std::iter::once(snapshot.0.version)
-        .chain(snapshot.1.iter().map(|c| c.version))
+/// What a watcher can see change: each version, and whether each job has
+/// settled (a completed job settles when its results are in, which changes
+/// no version).
+fn versions(snapshot: &(JobRecord, Vec<JobRecord>)) -> Vec<(i64, bool)> {
+    std::iter::once(&snapshot.0)
+        .chain(snapshot.1.iter())
+        .map(|j| (j.version, settled(j)))
         .collect()
 }
 
 /// Reads the job while anyone listens; sends it whenever it changed.
 async fn poll(topic: Weak<Topic>, store: Arc<dyn JobsStore>, id: String, interval: Duration) {
-    let mut last: Option<Vec<i64>> = None;
+    let mut last: Option<Vec<(i64, bool)>> = None;
     loop {
         let Some(snapshot) = load(store.as_ref(), &id).await else {
             return;

@@ -37,7 +37,13 @@ async fn requests_are_checked_before_anything_is_queued() {
         // A panel of another service.
         let other = m
             .platform
-            .service("Other", rpb::ApiType::Michigan, &m.fake.base_url(), true, json!({}))
+            .service(
+                "Other",
+                rpb::ApiType::Michigan,
+                &m.fake.base_url(),
+                true,
+                json!({}),
+            )
             .await;
         let foreign = m
             .platform
@@ -119,21 +125,36 @@ async fn requests_are_checked_before_anything_is_queued() {
 #[tokio::test]
 async fn the_monthly_quota_is_reserved_and_given_back_when_a_job_never_reaches_the_remote() {
     for db in backends().await {
-        let platform = TestPlatform::spawn_with(db, |s| s.default_monthly_job_limit = 2, |_| {}).await;
+        let platform =
+            TestPlatform::spawn_with(db, |s| s.default_monthly_job_limit = 2, |_| {}).await;
         // The service names an app Cloudgene does not have: every submission is refused.
-        let m = Michigan::on(platform, CloudgeneConfig::default(), json!({"app_id": "no-such-app"})).await;
+        let m = Michigan::on(
+            platform,
+            CloudgeneConfig::default(),
+            json!({"app_id": "no-such-app"}),
+        )
+        .await;
         let file = m.upload(TINY).await;
-        let job = m.create(m.request("refused", &file)).await.expect("created");
+        let job = m
+            .create(m.request("refused", &file))
+            .await
+            .expect("created");
         assert_eq!(used(&m, &m.token).await, 1);
         let failed = m
             .platform
             .until_status(&m.token, &job.id, pb::JobStatus::Failed)
             .await;
-        assert!(failed.error_message.contains("refused the job"), "{}", failed.error_message);
+        assert!(
+            failed.error_message.contains("refused the job"),
+            "{}",
+            failed.error_message
+        );
         assert!(failed.external_job_id.is_empty());
-        fedimpute_tests::eventually("the quota to come back", std::time::Duration::from_secs(10), || async {
-            (used(&m, &m.token).await == 0).then_some(())
-        })
+        fedimpute_tests::eventually(
+            "the quota to come back",
+            std::time::Duration::from_secs(10),
+            || async { (used(&m, &m.token).await == 0).then_some(()) },
+        )
         .await;
 
         // With the right app, two jobs reach the remote and fill the month;
@@ -156,9 +177,16 @@ async fn the_monthly_quota_is_reserved_and_given_back_when_a_job_never_reaches_t
             .expect("fix the app");
         m.create(m.request("one", &file)).await.expect("one");
         m.create(m.request("two", &file)).await.expect("two");
-        let over = m.create(m.request("three", &file)).await.expect_err("over quota");
+        let over = m
+            .create(m.request("three", &file))
+            .await
+            .expect_err("over quota");
         assert_eq!(over.code(), Code::ResourceExhausted);
-        assert!(over.message().contains("monthly job quota"), "{}", over.message());
+        assert!(
+            over.message().contains("monthly job quota"),
+            "{}",
+            over.message()
+        );
         m.shutdown().await;
     }
 }
@@ -246,7 +274,12 @@ async fn jobs_are_listed_filtered_paginated_and_admins_see_everyones() {
         assert_eq!(skipped[0].id, ids[1]);
 
         // Someone else sees none; an admin sees them all, without passwords.
-        assert!(list(&eve, pb::ListJobsRequest::default()).await.jobs.is_empty());
+        assert!(
+            list(&eve, pb::ListJobsRequest::default())
+                .await
+                .jobs
+                .is_empty()
+        );
         let not_yours = client
             .list_jobs(bearer(
                 &eve,
@@ -298,7 +331,10 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
             .into_inner()
             .job
             .expect("a job");
-        assert_eq!((retried.attempt, retried.status), (2, pb::JobStatus::Queued as i32));
+        assert_eq!(
+            (retried.attempt, retried.status),
+            (2, pb::JobStatus::Queued as i32)
+        );
         assert!(retried.external_job_id.is_empty() && retried.error_message.is_empty());
         // The second attempt is a new remote job (it fails the same way:
         // its name still asks the fake for a QC failure).
@@ -308,8 +344,14 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
             .await;
         assert_eq!(done.attempt, 2);
         assert_eq!(done.previous_attempts.len(), 1);
-        assert_eq!(done.previous_attempts[0].external_job_id, failed.external_job_id);
-        assert_ne!(done.external_job_id, failed.external_job_id, "a new remote job");
+        assert_eq!(
+            done.previous_attempts[0].external_job_id,
+            failed.external_job_id
+        );
+        assert_ne!(
+            done.external_job_id, failed.external_job_id,
+            "a new remote job"
+        );
         let updates = m.updates(&job.id).await;
         assert_eq!(
             history(&updates),
@@ -326,23 +368,33 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
         assert_eq!(m.fake.submission_count(), 2);
 
         // A completed job, deleted: it and its input are gone.
-        let ok = m.create(m.request("to delete", &file)).await.expect("created");
+        let ok = m
+            .create(m.request("to delete", &file))
+            .await
+            .expect("created");
         m.platform
             .until_status(&m.token, &ok.id, pb::JobStatus::Completed)
             .await;
         let running = client
-            .delete_job(bearer(&m.token, pb::DeleteJobRequest { id: job.id.clone() }))
+            .delete_job(bearer(
+                &m.token,
+                pb::DeleteJobRequest { id: job.id.clone() },
+            ))
             .await
             .expect("an ended job is deleted");
         assert_eq!(running.into_inner().deleted_job_ids, [job.id.clone()]);
-        fedimpute_tests::eventually("results copied", std::time::Duration::from_secs(30), || async {
-            m.platform.job(&m.token, &ok.id).await;
-            let results = m.results(&ok.id).await;
-            results
-                .iter()
-                .all(|r| r.state == pb::ResultState::Available as i32)
-                .then_some(())
-        })
+        fedimpute_tests::eventually(
+            "results copied",
+            std::time::Duration::from_secs(30),
+            || async {
+                m.platform.job(&m.token, &ok.id).await;
+                let results = m.results(&ok.id).await;
+                results
+                    .iter()
+                    .all(|r| r.state == pb::ResultState::Available as i32)
+                    .then_some(())
+            },
+        )
         .await;
         client
             .delete_job(bearer(&m.token, pb::DeleteJobRequest { id: ok.id.clone() }))
@@ -354,7 +406,12 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
             .expect_err("gone");
         assert_eq!(gone.code(), Code::NotFound);
         let file_gone = client
-            .get_file(bearer(&m.token, pb::GetFileRequest { id: file.id.clone() }))
+            .get_file(bearer(
+                &m.token,
+                pb::GetFileRequest {
+                    id: file.id.clone(),
+                },
+            ))
             .await
             .expect_err("the input went with the last job using it");
         assert_eq!(file_gone.code(), Code::NotFound);
@@ -368,9 +425,16 @@ async fn statistics_count_the_callers_jobs_and_admins_can_see_everyones() {
         let m = Michigan::start(db).await;
         let file = m.upload(TINY).await;
         let a = m.create(m.request("ok", &file)).await.expect("created");
-        let b = m.create(m.request("fake:qc-fail", &file)).await.expect("created");
-        m.platform.until_status(&m.token, &a.id, pb::JobStatus::Completed).await;
-        m.platform.until_status(&m.token, &b.id, pb::JobStatus::Failed).await;
+        let b = m
+            .create(m.request("fake:qc-fail", &file))
+            .await
+            .expect("created");
+        m.platform
+            .until_status(&m.token, &a.id, pb::JobStatus::Completed)
+            .await;
+        m.platform
+            .until_status(&m.token, &b.id, pb::JobStatus::Failed)
+            .await;
         let mut client = m.client().await;
         let stats = client
             .get_job_stats(bearer(&m.token, pb::GetJobStatsRequest::default()))

@@ -416,3 +416,73 @@ async fn a_job_lost_in_a_cloudgene_restart_is_restarted_and_completes() {
         m.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn watching_a_job_streams_each_change_until_it_settles() {
+    for db in backends().await {
+        let m = Michigan::start(db).await;
+        let file = m.upload(TINY).await;
+        let job = m
+            .create(m.request("watched", &file))
+            .await
+            .expect("created");
+        let mut client = m.client().await;
+        let mut events = client
+            .watch_job(bearer(&m.token, pb::WatchJobRequest { id: job.id.clone() }))
+            .await
+            .expect("watch")
+            .into_inner();
+        // A second watcher of the same job sees the same end.
+        let mut other = client
+            .watch_job(bearer(&m.token, pb::WatchJobRequest { id: job.id.clone() }))
+            .await
+            .expect("watch")
+            .into_inner();
+        let mut seen = Vec::new();
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(event) = events.message().await.expect("an event") {
+                seen.push(event);
+            }
+        })
+        .await
+        .expect("the watch ends once the job has settled");
+        let statuses: Vec<i32> = seen
+            .iter()
+            .filter_map(|e| e.job.as_ref().map(|j| j.status))
+            .collect();
+        assert_eq!(seen[0].r#type, pb::JobEventType::Snapshot as i32);
+        assert!(
+            statuses.contains(&(pb::JobStatus::Running as i32)),
+            "{statuses:?}"
+        );
+        assert_eq!(statuses.last(), Some(&(pb::JobStatus::Completed as i32)));
+        let versions: Vec<i64> = seen
+            .iter()
+            .filter_map(|e| e.job.as_ref().map(|j| j.version))
+            .collect();
+        assert!(
+            versions.windows(2).all(|w| w[0] < w[1]),
+            "each event is a newer version: {versions:?}"
+        );
+        let mut last = None;
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(event) = other.message().await.expect("an event") {
+                last = event.job;
+            }
+        })
+        .await
+        .expect("the second watch ends too");
+        assert_eq!(
+            last.map(|j| j.status),
+            Some(pb::JobStatus::Completed as i32)
+        );
+        // Someone else cannot watch it.
+        let (_, eve) = m.platform.users.researcher("eve").await;
+        let denied = client
+            .watch_job(bearer(&eve, pb::WatchJobRequest { id: job.id.clone() }))
+            .await
+            .expect_err("not eve's");
+        assert_eq!(denied.code(), tonic::Code::NotFound);
+        m.shutdown().await;
+    }
+}

@@ -28,9 +28,30 @@ async fn the_real_vcfs_are_accepted_and_summarised() {
         let platform = TestPlatform::spawn(db).await;
         let (_, token) = platform.users.researcher("ada").await;
         let cases = [
-            ("chr20.tiny.100snps.vcf.gz", 51, 100, "20", rpb::GenomeBuild::Hg19, false),
-            ("chr20.mini.500snps.vcf.gz", 51, 500, "20", rpb::GenomeBuild::Hg19, false),
-            ("chr20.small.1000snps.vcf.gz", 51, 1000, "20", rpb::GenomeBuild::Hg19, false),
+            (
+                "chr20.tiny.100snps.vcf.gz",
+                51,
+                100,
+                "20",
+                rpb::GenomeBuild::Hg19,
+                false,
+            ),
+            (
+                "chr20.mini.500snps.vcf.gz",
+                51,
+                500,
+                "20",
+                rpb::GenomeBuild::Hg19,
+                false,
+            ),
+            (
+                "chr20.small.1000snps.vcf.gz",
+                51,
+                1000,
+                "20",
+                rpb::GenomeBuild::Hg19,
+                false,
+            ),
             (
                 "chr20.R50.merged.1.330k.recode.small.vcf.gz",
                 51,
@@ -51,16 +72,32 @@ async fn the_real_vcfs_are_accepted_and_summarised() {
         for (name, samples, records, chrom, build, certain) in cases {
             let bytes = fixture(name);
             // Odd chunk sizes: the check must not depend on where chunks end.
-            let file = platform.upload(&token, name, &bytes, 1531).await.expect("accepted");
+            let file = platform
+                .upload(&token, name, &bytes, 1531)
+                .await
+                .expect("accepted");
             let vcf = file.vcf.expect("a summary");
             assert_eq!(file.size_bytes, bytes.len() as i64, "{name}");
-            assert_eq!(file.sha256, format!("{:x}", Sha256::digest(&bytes)), "{name}");
+            assert_eq!(
+                file.sha256,
+                format!("{:x}", Sha256::digest(&bytes)),
+                "{name}"
+            );
             assert_eq!(file.compression, pb::Compression::Bgzf as i32, "{name}");
-            assert_eq!((vcf.samples_count, vcf.records_count), (samples, records), "{name}");
+            assert_eq!(
+                (vcf.samples_count, vcf.records_count),
+                (samples, records),
+                "{name}"
+            );
             assert_eq!(vcf.chromosomes, [chrom], "{name}");
             assert!(vcf.sorted);
             assert_eq!(vcf.phasing, pb::Phasing::Phased as i32, "{name}");
-            assert_eq!((vcf.detected_build, vcf.build_certain), (build as i32, certain), "{name}: {}", vcf.build_evidence);
+            assert_eq!(
+                (vcf.detected_build, vcf.build_certain),
+                (build as i32, certain),
+                "{name}: {}",
+                vcf.build_evidence
+            );
             assert_eq!(file.filename, name);
         }
         let listed = platform
@@ -82,17 +119,30 @@ async fn bad_files_are_refused_with_what_is_wrong_and_nothing_is_kept() {
         let platform = TestPlatform::spawn(db).await;
         let (_, token) = platform.users.researcher("ada").await;
         let tiny = fixture("chr20.tiny.100snps.vcf.gz");
-        let header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n";
+        let header =
+            "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n";
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-            ("truncated.vcf.gz", tiny[..tiny.len() / 2].to_vec(), "truncated"),
+            (
+                "truncated.vcf.gz",
+                tiny[..tiny.len() / 2].to_vec(),
+                "truncated",
+            ),
             (
                 "cut-at-a-block.vcf.gz",
                 tiny[..tiny.len() - 28].to_vec(),
                 "end-of-file marker is missing",
             ),
             ("notes.txt.gz", gz("these are my notes\n"), "not a VCF"),
-            ("image.png", b"\x89PNG\r\n\x1a\n....".to_vec(), "not a gzip-compressed VCF"),
-            ("plain.vcf", format!("{header}20\t1\t.\tA\tG\t.\t.\t.\tGT\t0|1\n").into_bytes(), "uncompressed VCF"),
+            (
+                "image.png",
+                b"\x89PNG\r\n\x1a\n....".to_vec(),
+                "not a gzip-compressed VCF",
+            ),
+            (
+                "plain.vcf",
+                format!("{header}20\t1\t.\tA\tG\t.\t.\t.\tGT\t0|1\n").into_bytes(),
+                "uncompressed VCF",
+            ),
             (
                 "unsorted.vcf.gz",
                 gz(&format!(
@@ -145,12 +195,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn sizes_quotas_names_and_owners_are_enforced() {
     for db in backends().await {
-        let platform = TestPlatform::spawn_with(
-            db,
-            |s| s.default_storage_limit_bytes = 100_000,
-            |_| {},
-        )
-        .await;
+        let platform =
+            TestPlatform::spawn_with(db, |s| s.default_storage_limit_bytes = 100_000, |_| {}).await;
         let (_, ada) = platform.users.researcher("ada").await;
         let (_, eve) = platform.users.researcher("eve").await;
         let mut client = platform.jobs().await;
@@ -158,9 +204,16 @@ async fn sizes_quotas_names_and_owners_are_enforced() {
 
         // Over the storage quota (100 kB): announced, refused before the bytes.
         let big = fixture("chr20.R50.merged.1.330k.recode.small.vcf.gz");
-        let err = upload(&mut client, &ada, "big.vcf.gz", &big, 8192, Some(big.len() as i64))
-            .await
-            .expect_err("over quota");
+        let err = upload(
+            &mut client,
+            &ada,
+            "big.vcf.gz",
+            &big,
+            8192,
+            Some(big.len() as i64),
+        )
+        .await
+        .expect_err("over quota");
         assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
         // Not announced: refused after, and nothing kept.
         let err = upload(&mut client, &ada, "big.vcf.gz", &big, 8192, None)
@@ -171,12 +224,22 @@ async fn sizes_quotas_names_and_owners_are_enforced() {
         let err = upload(&mut client, &ada, "small.vcf.gz", &small, 8192, Some(10))
             .await
             .expect_err("wrong size");
-        assert!(violated_fields(&err).contains(&"file".to_owned()), "{err:?}");
+        assert!(
+            violated_fields(&err).contains(&"file".to_owned()),
+            "{err:?}"
+        );
 
         // A hostile name is made safe.
-        let file = upload(&mut client, &ada, "../../etc/my data;rm -rf.vcf.gz", &small, 8192, Some(small.len() as i64))
-            .await
-            .expect("accepted");
+        let file = upload(
+            &mut client,
+            &ada,
+            "../../etc/my data;rm -rf.vcf.gz",
+            &small,
+            8192,
+            Some(small.len() as i64),
+        )
+        .await
+        .expect("accepted");
         assert_eq!(file.filename, "my_data_rm_-rf.vcf.gz");
         let quota = platform
             .users
@@ -193,12 +256,22 @@ async fn sizes_quotas_names_and_owners_are_enforced() {
         // Someone else's file does not exist for them.
         for code in [
             client
-                .get_file(bearer(&eve, pb::GetFileRequest { id: file.id.clone() }))
+                .get_file(bearer(
+                    &eve,
+                    pb::GetFileRequest {
+                        id: file.id.clone(),
+                    },
+                ))
                 .await
                 .map(|_| ())
                 .expect_err("not eve's"),
             client
-                .delete_file(bearer(&eve, pb::DeleteFileRequest { id: file.id.clone() }))
+                .delete_file(bearer(
+                    &eve,
+                    pb::DeleteFileRequest {
+                        id: file.id.clone(),
+                    },
+                ))
                 .await
                 .map(|_| ())
                 .expect_err("not eve's"),
@@ -213,7 +286,12 @@ async fn sizes_quotas_names_and_owners_are_enforced() {
 
         // The owner downloads it back, then deletes it: quota given back.
         let mut stream = client
-            .download_file(bearer(&ada, pb::DownloadFileRequest { id: file.id.clone() }))
+            .download_file(bearer(
+                &ada,
+                pb::DownloadFileRequest {
+                    id: file.id.clone(),
+                },
+            ))
             .await
             .expect("download")
             .into_inner();
@@ -225,7 +303,12 @@ async fn sizes_quotas_names_and_owners_are_enforced() {
         }
         assert_eq!(got, small);
         client
-            .delete_file(bearer(&ada, pb::DeleteFileRequest { id: file.id.clone() }))
+            .delete_file(bearer(
+                &ada,
+                pb::DeleteFileRequest {
+                    id: file.id.clone(),
+                },
+            ))
             .await
             .expect("deleted");
         let quota = platform
@@ -259,7 +342,11 @@ async fn a_file_in_use_is_kept_and_the_service_limit_and_build_are_checked() {
             })
             .await
             .expect("a guess is only a warning");
-        assert!(job.warnings.iter().any(|w| w.contains("looks like hg19")), "{:?}", job.warnings);
+        assert!(
+            job.warnings.iter().any(|w| w.contains("looks like hg19")),
+            "{:?}",
+            job.warnings
+        );
         // The hg38 file, certainly hg38, sent as hg19: refused.
         let hg38 = m.upload(crate::jobs_common::HG38).await;
         let err = m
@@ -270,10 +357,19 @@ async fn a_file_in_use_is_kept_and_the_service_limit_and_build_are_checked() {
             .await
             .expect_err("wrong build");
         assert_eq!(violated_fields(&err), ["build"]);
-        assert!(err.message().contains("looks like hg38"), "{}", err.message());
+        assert!(
+            err.message().contains("looks like hg38"),
+            "{}",
+            err.message()
+        );
 
         let in_use = client
-            .delete_file(bearer(&m.token, pb::DeleteFileRequest { id: file.id.clone() }))
+            .delete_file(bearer(
+                &m.token,
+                pb::DeleteFileRequest {
+                    id: file.id.clone(),
+                },
+            ))
             .await
             .expect_err("in use");
         assert_eq!(in_use.code(), Code::FailedPrecondition);
@@ -300,7 +396,9 @@ async fn a_file_in_use_is_kept_and_the_service_limit_and_build_are_checked() {
             .expect("update");
         let mut noise = Vec::new();
         let mut rng_state = 7u64;
-        let mut text = String::from("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+        let mut text = String::from(
+            "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT",
+        );
         for s in 0..30 {
             text.push_str(&format!("\tS{s}"));
         }
@@ -310,7 +408,11 @@ async fn a_file_in_use_is_kept_and_the_service_limit_and_build_are_checked() {
             text.push_str("\tGT");
             for _ in 0..30 {
                 rng_state = rng_state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                text.push_str(if rng_state >> 63 == 0 { "\t0|1" } else { "\t1|0" });
+                text.push_str(if rng_state >> 63 == 0 {
+                    "\t0|1"
+                } else {
+                    "\t1|0"
+                });
             }
             text.push('\n');
         }

@@ -36,7 +36,10 @@ enum Who {
 /// What each caller gets, by RPC.
 fn expected(rpc: &str, who: Who) -> Result<(), Code> {
     use Who::*;
-    let submits = matches!(rpc, "UploadFile" | "CreateJob" | "CreateFederatedJob" | "RetryJob");
+    let submits = matches!(
+        rpc,
+        "UploadFile" | "CreateJob" | "CreateFederatedJob" | "RetryJob"
+    );
     let owners_job = matches!(
         rpc,
         "GetJob"
@@ -71,7 +74,12 @@ struct Ids {
 
 fn ok<T>(_: T) {}
 
-async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids) -> Result<(), Status> {
+async fn call(
+    client: &mut JobsClient,
+    rpc: &str,
+    token: Option<&str>,
+    ids: &Ids,
+) -> Result<(), Status> {
     fn req<T>(token: Option<&str>, message: T) -> Request<T> {
         match token {
             Some(t) => bearer(t, message),
@@ -82,10 +90,12 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
         "UploadFile" => {
             let messages = vec![
                 pb::UploadFileRequest {
-                    part: Some(pb::upload_file_request::Part::Metadata(pb::UploadMetadata {
-                        filename: "m.vcf.gz".into(),
-                        ..Default::default()
-                    })),
+                    part: Some(pb::upload_file_request::Part::Metadata(
+                        pb::UploadMetadata {
+                            filename: "m.vcf.gz".into(),
+                            ..Default::default()
+                        },
+                    )),
                 },
                 pb::UploadFileRequest {
                     part: Some(pb::upload_file_request::Part::Chunk(
@@ -99,7 +109,12 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
                 .map(ok)
         }
         "GetFile" => client
-            .get_file(req(token, pb::GetFileRequest { id: ids.file.clone() }))
+            .get_file(req(
+                token,
+                pb::GetFileRequest {
+                    id: ids.file.clone(),
+                },
+            ))
             .await
             .map(ok),
         "ListFiles" => client
@@ -107,17 +122,38 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
             .await
             .map(ok),
         "DeleteFile" => client
-            .delete_file(req(token, pb::DeleteFileRequest { id: ids.file.clone() }))
+            .delete_file(req(
+                token,
+                pb::DeleteFileRequest {
+                    id: ids.file.clone(),
+                },
+            ))
             .await
             .map(ok)
             // The owner's file is in use: refused for that reason, past authorization.
-            .or_else(|s| if s.code() == Code::FailedPrecondition { Ok(()) } else { Err(s) }),
+            .or_else(|s| {
+                if s.code() == Code::FailedPrecondition {
+                    Ok(())
+                } else {
+                    Err(s)
+                }
+            }),
         "DownloadFile" => client
-            .download_file(req(token, pb::DownloadFileRequest { id: ids.file.clone() }))
+            .download_file(req(
+                token,
+                pb::DownloadFileRequest {
+                    id: ids.file.clone(),
+                },
+            ))
             .await
             .map(ok),
         "OpenSignedInput" => client
-            .open_signed_input(req(token, pb::OpenSignedInputRequest { token: "bogus".into() }))
+            .open_signed_input(req(
+                token,
+                pb::OpenSignedInputRequest {
+                    token: "bogus".into(),
+                },
+            ))
             .await
             .map(ok),
         "CreateJob" | "CreateFederatedJob" => {
@@ -152,33 +188,82 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
                     .await
                     .map(ok)
             };
-            result.or_else(|s| if s.code() == Code::InvalidArgument { Ok(()) } else { Err(s) })
+            result.or_else(|s| {
+                if s.code() == Code::InvalidArgument {
+                    Ok(())
+                } else {
+                    Err(s)
+                }
+            })
         }
         "ListJobs" => client
             .list_jobs(req(token, pb::ListJobsRequest::default()))
             .await
             .map(ok),
         "GetJob" => client
-            .get_job(req(token, pb::GetJobRequest { id: ids.job.clone() }))
+            .get_job(req(
+                token,
+                pb::GetJobRequest {
+                    id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok),
         "CancelJob" => client
-            .cancel_job(req(token, pb::CancelJobRequest { id: ids.job.clone() }))
+            .cancel_job(req(
+                token,
+                pb::CancelJobRequest {
+                    id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok)
-            .or_else(|s| if s.code() == Code::FailedPrecondition { Ok(()) } else { Err(s) }),
+            .or_else(|s| {
+                if s.code() == Code::FailedPrecondition {
+                    Ok(())
+                } else {
+                    Err(s)
+                }
+            }),
         "RetryJob" => client
-            .retry_job(req(token, pb::RetryJobRequest { id: ids.job.clone() }))
+            .retry_job(req(
+                token,
+                pb::RetryJobRequest {
+                    id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok)
-            .or_else(|s| if s.code() == Code::FailedPrecondition { Ok(()) } else { Err(s) }),
+            .or_else(|s| {
+                if s.code() == Code::FailedPrecondition {
+                    Ok(())
+                } else {
+                    Err(s)
+                }
+            }),
         "DeleteJob" => client
-            .delete_job(req(token, pb::DeleteJobRequest { id: ids.job.clone() }))
+            .delete_job(req(
+                token,
+                pb::DeleteJobRequest {
+                    id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok)
-            .or_else(|s| if s.code() == Code::FailedPrecondition { Ok(()) } else { Err(s) }),
+            .or_else(|s| {
+                if s.code() == Code::FailedPrecondition {
+                    Ok(())
+                } else {
+                    Err(s)
+                }
+            }),
         "ListStatusUpdates" => client
-            .list_status_updates(req(token, pb::ListStatusUpdatesRequest { job_id: ids.job.clone() }))
+            .list_status_updates(req(
+                token,
+                pb::ListStatusUpdatesRequest {
+                    job_id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok),
         "ListJobLogs" => client
@@ -192,7 +277,12 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
             .await
             .map(ok),
         "ListResults" => client
-            .list_results(req(token, pb::ListResultsRequest { job_id: ids.job.clone() }))
+            .list_results(req(
+                token,
+                pb::ListResultsRequest {
+                    job_id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok),
         "DownloadResult" => client
@@ -214,7 +304,12 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
                 }
             }),
         "WatchJob" => client
-            .watch_job(req(token, pb::WatchJobRequest { id: ids.job.clone() }))
+            .watch_job(req(
+                token,
+                pb::WatchJobRequest {
+                    id: ids.job.clone(),
+                },
+            ))
             .await
             .map(ok),
         "GetJobStats" => client
@@ -232,7 +327,10 @@ async fn call(client: &mut JobsClient, rpc: &str, token: Option<&str>, ids: &Ids
 #[tokio::test]
 async fn every_jobs_rpc_enforces_its_authorization() {
     let names = rpcs();
-    assert!(names.len() >= 20, "the descriptor set lists the RPCs: {names:?}");
+    assert!(
+        names.len() >= 20,
+        "the descriptor set lists the RPCs: {names:?}"
+    );
     for db in backends().await {
         let m = Michigan::start(db).await;
         let file = m.upload(TINY).await;
@@ -259,7 +357,9 @@ async fn every_jobs_rpc_enforces_its_authorization() {
                 (Who::Viewer, Some(viewer.as_str())),
                 (Who::Admin, Some(admin.as_str())),
             ] {
-                let got = call(&mut client, rpc, token, &ids).await.map_err(|s| s.code());
+                let got = call(&mut client, rpc, token, &ids)
+                    .await
+                    .map_err(|s| s.code());
                 assert_eq!(got, expected(rpc, who), "{rpc} as {who:?}");
             }
         }

@@ -43,9 +43,14 @@ async fn link_server(jobs_url: Arc<Mutex<String>>) -> String {
             Ok(c) => c,
             Err(_) => return axum::http::StatusCode::BAD_GATEWAY.into_response(),
         };
-        let mut stream = match client.open_signed_input(pb::OpenSignedInputRequest { token }).await {
+        let mut stream = match client
+            .open_signed_input(pb::OpenSignedInputRequest { token })
+            .await
+        {
             Ok(s) => s.into_inner(),
-            Err(s) => return (axum::http::StatusCode::FORBIDDEN, s.message().to_owned()).into_response(),
+            Err(s) => {
+                return (axum::http::StatusCode::FORBIDDEN, s.message().to_owned()).into_response();
+            }
         };
         let mut bytes = Vec::new();
         while let Ok(Some(chunk)) = stream.message().await {
@@ -53,7 +58,9 @@ async fn link_server(jobs_url: Arc<Mutex<String>>) -> String {
         }
         bytes.into_response()
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let app = Router::new()
         .route("/api/files/signed/{token}", get(serve))
@@ -81,7 +88,13 @@ async fn wes(db: fedimpute_tests::TestDb, config: WesConfig, service_config: Val
     })
     .await;
     let service = platform
-        .service("eLwazi ILIFU", rpb::ApiType::Ga4gh, &fake.base_url(), true, service_config)
+        .service(
+            "eLwazi ILIFU",
+            rpb::ApiType::Ga4gh,
+            &fake.base_url(),
+            true,
+            service_config,
+        )
         .await;
     let panel = platform
         .panel(
@@ -166,12 +179,16 @@ async fn a_wes_run_gets_its_workflow_settings_and_fetches_its_input_by_a_signed_
         assert_eq!(sent.field("workflow_type"), Some("NFL"));
         assert_eq!(sent.field("workflow_type_version"), Some("22.10.0"));
         assert_eq!(sent.field("workflow_url"), Some("imputation/main.nf"));
-        let params: Value =
-            serde_json::from_str(sent.field("workflow_params").expect("params")).expect("JSON text");
+        let params: Value = serde_json::from_str(sent.field("workflow_params").expect("params"))
+            .expect("JSON text");
         assert_eq!(params["reference_panel"], "1000g-phase3-v5");
         assert_eq!(params["build"], "hg19");
-        assert_eq!(params["panel_dir"], "/refs/1000g", "the panel's own settings");
-        let tags: Value = serde_json::from_str(sent.field("tags").expect("tags")).expect("JSON text");
+        assert_eq!(
+            params["panel_dir"], "/refs/1000g",
+            "the panel's own settings"
+        );
+        let tags: Value =
+            serde_json::from_str(sent.field("tags").expect("tags")).expect("JSON text");
         assert_eq!(tags["fedimpute_job"], format!("fedimpute-{}-a1", job.id));
 
         // The node fetched the input through the signed link, byte for byte.
@@ -201,18 +218,34 @@ async fn a_wes_run_gets_its_workflow_settings_and_fetches_its_input_by_a_signed_
                 .platform
                 .jobs()
                 .await
-                .list_results(bearer(&w.token, pb::ListResultsRequest { job_id: job.id.clone() }))
+                .list_results(bearer(
+                    &w.token,
+                    pb::ListResultsRequest {
+                        job_id: job.id.clone(),
+                    },
+                ))
                 .await
                 .ok()?
                 .into_inner()
                 .results;
-            (results.len() == 2 && results.iter().all(|r| r.state == pb::ResultState::Available as i32))
-                .then_some(results)
+            (results.len() == 2
+                && results
+                    .iter()
+                    .all(|r| r.state == pb::ResultState::Available as i32))
+            .then_some(results)
         })
         .await;
         for r in results {
-            let bytes = w.fake.output_bytes(&done.external_job_id, &r.name).expect("served");
-            assert_eq!(r.sha256, format!("{:x}", Sha256::digest(&bytes)), "{}", r.name);
+            let bytes = w
+                .fake
+                .output_bytes(&done.external_job_id, &r.name)
+                .expect("served");
+            assert_eq!(
+                r.sha256,
+                format!("{:x}", Sha256::digest(&bytes)),
+                "{}",
+                r.name
+            );
         }
         w.shutdown().await;
     }
@@ -243,7 +276,11 @@ async fn an_attached_input_and_the_wes_failure_states() {
             .platform
             .until_status(&w.token, &failing.id, pb::JobStatus::Failed)
             .await;
-        assert!(failed.error_message.contains("QC failed"), "{}", failed.error_message);
+        assert!(
+            failed.error_message.contains("QC failed"),
+            "{}",
+            failed.error_message
+        );
         assert_eq!(failed.remote_state, "EXECUTOR_ERROR");
 
         w.fake.push_scenario(WesScenario::SystemError);
@@ -284,18 +321,25 @@ async fn cancel_reaches_weskit_and_outlasts_the_starter_kits_no_op() {
             w.platform
                 .jobs()
                 .await
-                .cancel_job(bearer(&w.token, pb::CancelJobRequest { id: job.id.clone() }))
+                .cancel_job(bearer(
+                    &w.token,
+                    pb::CancelJobRequest { id: job.id.clone() },
+                ))
                 .await
                 .expect("cancel");
             // WESkit moves CANCELING → CANCELED on its next tick; the
             // Starter Kit ignores the cancel and its run stays queued.
-            let cancelled = eventually("the job to be cancelled", Duration::from_secs(60), || async {
-                if style == WesStyle::WesKit {
-                    w.fake.advance(&external, 1).await;
-                }
-                let job = w.platform.job(&w.token, &job.id).await;
-                (job.status == pb::JobStatus::Cancelled as i32).then_some(job)
-            })
+            let cancelled = eventually(
+                "the job to be cancelled",
+                Duration::from_secs(60),
+                || async {
+                    if style == WesStyle::WesKit {
+                        w.fake.advance(&external, 1).await;
+                    }
+                    let job = w.platform.job(&w.token, &job.id).await;
+                    (job.status == pb::JobStatus::Cancelled as i32).then_some(job)
+                },
+            )
             .await;
             assert_eq!(
                 history(
@@ -304,7 +348,9 @@ async fn cancel_reaches_weskit_and_outlasts_the_starter_kits_no_op() {
                         .await
                         .list_status_updates(bearer(
                             &w.token,
-                            pb::ListStatusUpdatesRequest { job_id: job.id.clone() }
+                            pb::ListStatusUpdatesRequest {
+                                job_id: job.id.clone()
+                            }
                         ))
                         .await
                         .expect("updates")
@@ -313,14 +359,22 @@ async fn cancel_reaches_weskit_and_outlasts_the_starter_kits_no_op() {
                 ),
                 [pb::JobStatus::Queued, pb::JobStatus::Cancelled]
             );
-            let cancels = w.fake.hits(&format!("/ga4gh/wes/v1/runs/{external}/cancel"));
+            let cancels = w
+                .fake
+                .hits(&format!("/ga4gh/wes/v1/runs/{external}/cancel"));
             match style {
                 WesStyle::StarterKit => {
-                    assert!(cancels >= 2, "asked again while the node ignored it: {cancels}");
+                    assert!(
+                        cancels >= 2,
+                        "asked again while the node ignored it: {cancels}"
+                    );
                     assert_eq!(cancelled.remote_state, "QUEUED");
                 }
                 WesStyle::WesKit | WesStyle::Spec11 => {
-                    assert_eq!(w.fake.run(&external).map(|r| r.state), Some("CANCELED".into()));
+                    assert_eq!(
+                        w.fake.run(&external).map(|r| r.state),
+                        Some("CANCELED".into())
+                    );
                 }
             }
             w.shutdown().await;

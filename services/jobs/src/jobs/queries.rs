@@ -380,7 +380,7 @@ impl Jobs {
             }
             loop {
                 let received = tokio::select! {
-                    r = subscription.events.recv() => r,
+                    r = subscription.recv() => r,
                     () = tx.closed() => return,
                 };
                 let snapshot = match received {
