@@ -20,10 +20,10 @@ pub(crate) fn password_context(job_id: &str) -> Vec<u8> {
 }
 
 fn json_struct(value: &serde_json::Value) -> Option<prost_types::Struct> {
-    match value {
-        serde_json::Value::Object(map) if !map.is_empty() => Some(json_to_struct(map.clone())),
-        _ => None,
-    }
+    value
+        .as_object()
+        .filter(|map| !map.is_empty())
+        .map(|map| json_to_struct(map.clone()))
 }
 
 fn vcf(f: &VcfFacts) -> pb::VcfSummary {

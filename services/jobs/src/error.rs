@@ -48,6 +48,26 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Names the quota a `ResourceExhausted` is about.
+    pub(crate) fn quota(self, which: &str) -> Self {
+        if let Self::Exhausted(m) = self {
+            Self::Exhausted(format!("{which}: {m}"))
+        } else {
+            self
+        }
+    }
+
+    /// A `NotFound` about a request field becomes an invalid field.
+    pub(crate) fn on_field(self, field: &str) -> Self {
+        if let Self::NotFound(m) = self {
+            Self::invalid(field, m)
+        } else {
+            self
+        }
+    }
+}
+
 impl From<Vec<FieldViolation>> for Error {
     fn from(violations: Vec<FieldViolation>) -> Self {
         Self::Invalid(violations)

@@ -33,6 +33,9 @@ use crate::{
 type Registry = RegistryServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 type Users = UsersServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 
+/// Released credentials by (user, service), with when they were released.
+type CredentialCache = Arc<Mutex<HashMap<(i64, i64), (Credential, Instant)>>>;
+
 /// How long a released credential is reused before it is asked for again.
 const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 
@@ -111,7 +114,7 @@ pub(crate) struct Peers {
     registry: Registry,
     users: Users,
     identity: ServiceIdentity,
-    credentials: Arc<Mutex<HashMap<(i64, i64), (Credential, Instant)>>>,
+    credentials: CredentialCache,
 }
 
 fn channel(url: &str, what: &str) -> std::result::Result<Channel, String> {

@@ -293,10 +293,9 @@ impl TestPlatform {
 
 /// A JSON object as a `google.protobuf.Struct` (`None` for anything else).
 pub fn struct_of(value: serde_json::Value) -> Option<prost_types::Struct> {
-    match value {
-        serde_json::Value::Object(map) => Some(fedimpute_common::wire::json_to_struct(map)),
-        _ => None,
-    }
+    value
+        .as_object()
+        .map(|map| fedimpute_common::wire::json_to_struct(map.clone()))
 }
 
 /// Uploads through the client-streaming RPC: metadata first, then chunks.

@@ -375,14 +375,14 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
         m.platform
             .until_status(&m.token, &ok.id, pb::JobStatus::Completed)
             .await;
-        let running = client
+        let deleted = client
             .delete_job(bearer(
                 &m.token,
                 pb::DeleteJobRequest { id: job.id.clone() },
             ))
             .await
             .expect("an ended job is deleted");
-        assert_eq!(running.into_inner().deleted_job_ids, [job.id.clone()]);
+        assert_eq!(deleted.into_inner().deleted_job_ids, std::slice::from_ref(&job.id));
         fedimpute_tests::eventually(
             "results copied",
             std::time::Duration::from_secs(30),

@@ -102,11 +102,7 @@ pub(super) async fn submit(c: &Clients, t: &Target, s: Submission) -> Result<Str
         }
         Err(e) => return Err(e),
     };
-    let body = json(reply, t).await.map_err(|e| match e {
-        // Accepted or not, we cannot tell from a broken reply.
-        RemoteError::Transient(m) => RemoteError::Ambiguous(m),
-        other => other,
-    })?;
+    let body = json(reply, t).await.map_err(RemoteError::unclear)?;
     match (body["success"].as_bool(), body["id"].as_str()) {
         (Some(true), Some(id)) if !id.is_empty() => Ok(id.to_owned()),
         _ => Err(RemoteError::Rejected(scrub(

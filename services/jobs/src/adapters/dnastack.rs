@@ -224,10 +224,7 @@ pub(super) async fn submit(c: &Clients, t: &Target, s: Submission) -> Result<Str
         at(c, Method::POST, &url, token).json(&body)
     })
     .await?;
-    let run = read_json(reply, t).await.map_err(|e| match e {
-        RemoteError::Transient(m) => RemoteError::Ambiguous(m),
-        other => other,
-    })?;
+    let run = read_json(reply, t).await.map_err(RemoteError::unclear)?;
     if let Some(msg) = run["msg"].as_str().filter(|_| run["run_id"].is_null()) {
         return Err(RemoteError::Rejected(scrub(msg, t)));
     }

@@ -41,6 +41,20 @@ pub(crate) enum RemoteError {
     Ambiguous(String),
 }
 
+impl RemoteError {
+    /// A broken reply to a submission: accepted or not, nobody can tell.
+    pub(crate) fn unclear(self) -> Self {
+        if let Self::Transient(m) = self {
+            Self::Ambiguous(m)
+        } else {
+            self
+        }
+    }
+}
+
+/// Cached OAuth2 tokens by (token endpoint, client id).
+type TokenCache = Arc<Mutex<HashMap<(String, String), (String, Instant)>>>;
+
 /// The outbound clients.
 #[derive(Clone, Debug)]
 pub(crate) struct Clients {
@@ -49,7 +63,7 @@ pub(crate) struct Clients {
     pub(crate) allow_private: bool,
     /// Base time allowed for a submission's upload, plus one second per MiB.
     pub(crate) submit_timeout: Duration,
-    tokens: Arc<Mutex<HashMap<(String, String), (String, Instant)>>>,
+    tokens: TokenCache,
     memo: Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>,
 }
 
@@ -184,7 +198,7 @@ pub(crate) async fn send(
 }
 
 fn transport(e: &reqwest::Error, call: Call, t: &Target) -> RemoteError {
-    let text = scrub(&format!("{}", without_url(e)), t);
+    let text = scrub(&without_url(e), t);
     // Refused before anything was sent: never ambiguous.
     if e.is_connect() || e.is_builder() || e.is_redirect() {
         return RemoteError::Transient(text);

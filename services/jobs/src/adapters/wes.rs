@@ -119,10 +119,7 @@ pub(super) async fn submit(c: &Clients, t: &Target, s: Submission) -> Result<Str
         t,
     )
     .await?;
-    let body = read_json(reply, t).await.map_err(|e| match e {
-        RemoteError::Transient(m) => RemoteError::Ambiguous(m),
-        other => other,
-    })?;
+    let body = read_json(reply, t).await.map_err(RemoteError::unclear)?;
     body["run_id"]
         .as_str()
         .filter(|id| !id.is_empty())

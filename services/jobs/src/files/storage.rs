@@ -114,17 +114,18 @@ impl Storage {
 
     /// Deletes the object; a missing one is not an error.
     pub(crate) async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        match self.store.delete(&Path::from(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+        match self.store.delete(&Path::from(key)).await.map_err(not_found) {
+            Ok(()) | Err(StorageError::NotFound) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
 
 fn not_found(e: object_store::Error) -> StorageError {
-    match e {
-        object_store::Error::NotFound { .. } => StorageError::NotFound,
-        other => StorageError::Store(other),
+    if let object_store::Error::NotFound { .. } = e {
+        StorageError::NotFound
+    } else {
+        StorageError::Store(e)
     }
 }
 

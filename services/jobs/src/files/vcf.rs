@@ -86,11 +86,12 @@ pub(crate) fn inspect(input: impl Read) -> Result<Inspection, Refused> {
             .by_ref()
             .take((MAX_HEADER_BYTES - header_text.len()) as u64 + 1)
             .read_line(&mut line)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData if line_no == 0 => {
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidData && line_no == 0 {
                     refused("the decompressed file is not text: this is not a VCF")
+                } else {
+                    io_problem(&e, line_no + 1)
                 }
-                _ => io_problem(&e, line_no + 1),
             })?;
         if n == 0 {
             return Err(refused(if line_no == 0 {

@@ -70,10 +70,7 @@ impl Jobs {
             self.peers
                 .reserve(me.id, QuotaKind::Jobs, 1, &reservation)
                 .await
-                .map_err(|e| match e {
-                    Error::Exhausted(m) => Error::Exhausted(format!("monthly job quota: {m}")),
-                    other => other,
-                })?;
+                .map_err(|e| e.quota("monthly job quota"))?;
             let password = if target.results_password.is_empty() {
                 String::new()
             } else {

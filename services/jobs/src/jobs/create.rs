@@ -46,10 +46,7 @@ impl Fields {
 }
 
 fn merged_config(service: &ServiceInfo, panel: &rpb::ReferencePanel) -> serde_json::Value {
-    let mut config = match &service.api_config {
-        serde_json::Value::Object(map) => map.clone(),
-        _ => serde_json::Map::new(),
-    };
+    let mut config = service.api_config.as_object().cloned().unwrap_or_default();
     if let Some(serde_json::Value::Object(extra)) = panel
         .api_config
         .as_ref()
@@ -188,10 +185,7 @@ impl Jobs {
                 .await
             {
                 self.release_all(&reserved).await;
-                return Err(match e {
-                    Error::Exhausted(m) => Error::Exhausted(format!("monthly job quota: {m}")),
-                    other => other,
-                });
+                return Err(e.quota("monthly job quota"));
             }
             reserved.push(reservation.clone());
             let password = (t.service.api_type == ApiType::Michigan).then(password);
@@ -269,10 +263,11 @@ impl Jobs {
         fields: &Fields,
     ) -> Result<Target> {
         let service_field = fields.name("service_id", "service_ids");
-        let service = self.peers.service(service).await.map_err(|e| match e {
-            Error::NotFound(m) => Error::invalid(&service_field, m),
-            other => other,
-        })?;
+        let service = self
+            .peers
+            .service(service)
+            .await
+            .map_err(|e| e.on_field(&service_field))?;
         if !me.can_submit(Some(service.id)) {
             return Err(Error::PermissionDenied(format!(
                 "your roles do not allow running jobs on {}",
@@ -290,10 +285,7 @@ impl Jobs {
             .peers
             .panel(service.id, panel)
             .await
-            .map_err(|e| match e {
-                Error::NotFound(m) => Error::invalid(&panel_field, m),
-                other => other,
-            })?;
+            .map_err(|e| e.on_field(&panel_field))?;
         if panel.is_available == Some(false) {
             return Err(Error::FailedPrecondition(format!(
                 "reference panel {} is not available on {}",
@@ -455,8 +447,9 @@ impl Jobs {
     }
 
     async fn save(&self, me: &Me, bearer: Option<&str>, t: &Target, secret: &Secret) -> Result<()> {
-        let bearer = bearer
-            .ok_or_else(|| Error::Unauthenticated(fedimpute_common::auth::AuthError::Missing))?;
+        let bearer = bearer.ok_or(Error::Unauthenticated(
+            fedimpute_common::auth::AuthError::Missing,
+        ))?;
         self.peers
             .save_token(bearer, me.id, t.service.id, secret.expose())
             .await

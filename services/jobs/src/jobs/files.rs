@@ -154,10 +154,7 @@ impl Jobs {
         self.peers
             .reserve(me.id, QuotaKind::Storage, amount, id)
             .await
-            .map_err(|e| match e {
-                Error::Exhausted(m) => Error::Exhausted(format!("storage quota: {m}")),
-                other => other,
-            })
+            .map_err(|e| e.quota("storage quota"))
     }
 
     /// A file the caller owns; anything else is `NotFound`.
@@ -226,7 +223,7 @@ impl Jobs {
     /// The bytes behind a signed link (no user: the token is the credential).
     pub(crate) async fn open_signed(&self, token: &str) -> Result<FileOut> {
         let id = signed::verify(&self.keyring, token, Utc::now())
-            .map_err(|e| Error::PermissionDenied(e))?;
+            .map_err(Error::PermissionDenied)?;
         let file = self
             .store
             .file(&id)

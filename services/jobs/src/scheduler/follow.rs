@@ -118,8 +118,12 @@ impl Scheduler {
         let digest = crate::files::upload::hex(
             &<sha2::Sha256 as sha2::Digest>::digest(view.payload.to_string().as_bytes())[..16],
         );
+        // Logs are synced when the remote's reply changed, not on every
+        // poll of a job that has not moved.
+        if digest != job.payload_digest {
+            a.logs = view.logs;
+        }
         a.payload = Some((view.payload, digest));
-        a.logs = view.logs;
         if let Some(at) = view.results_expire_at {
             a.results_expire_at = Some(at);
         }
@@ -258,13 +262,14 @@ impl Scheduler {
         };
         let _permit = self.limit(service.id).acquire_owned().await;
         if let Err(e) = self.remotes.cancel(&target, &external).await {
-            return match e {
-                // Already gone on the remote: nothing left to stop.
-                RemoteError::NotFound(_) => cancelled_here(format!(
+            // Already gone on the remote: nothing left to stop.
+            return if let RemoteError::NotFound(_) = e {
+                cancelled_here(format!(
                     "Cancelled ({} no longer has the job)",
                     service.name
-                )),
-                other => self.poll_failed(job, &service, &target, Phase::Cancel, other),
+                ))
+            } else {
+                self.poll_failed(job, &service, &target, Phase::Cancel, e)
             };
         }
         let view = match self.remotes.status(&target, &external, "").await {

@@ -166,12 +166,13 @@ pub(super) async fn retry(
     let updated = am.update(&txn).await?;
     parent::status_update(
         &txn,
-        id,
-        attempt,
+        (id, attempt),
         JobStatus::Queued,
         0,
-        &format!("Retried: attempt {attempt}"),
-        &serde_json::json!({"previous_status": row.status, "previous_external_id": row.external_id}),
+        (
+            &format!("Retried: attempt {attempt}"),
+            &serde_json::json!({"previous_status": row.status, "previous_external_id": row.external_id}),
+        ),
         now,
     )
     .await?;

@@ -23,9 +23,11 @@ pub(super) async fn claim(
         .iter()
         .map(|p| format!("'{}'", p.as_str()))
         .collect();
-    let (lock, param) = match backend {
-        DatabaseBackend::Postgres => ("FOR UPDATE SKIP LOCKED", "$"),
-        _ => ("", "?"),
+    // SQLite has one writer: its UPDATE already excludes other claimers.
+    let (lock, param) = if backend == DatabaseBackend::Postgres {
+        ("FOR UPDATE SKIP LOCKED", "$")
+    } else {
+        ("", "?")
     };
     let p = |n: usize| {
         if param == "$" {

@@ -35,16 +35,16 @@ pub(super) async fn lock(
     Ok(update.exec(txn).await?.rows_affected == 1)
 }
 
+/// One status-update row: `job` is (id, attempt), `note` (message, details).
 pub(super) async fn status_update(
     txn: &impl ConnectionTrait,
-    job_id: &str,
-    attempt: i32,
+    job: (&str, i32),
     status: JobStatus,
     progress: i32,
-    message: &str,
-    details: &serde_json::Value,
+    note: (&str, &serde_json::Value),
     now: Time,
 ) -> StoreResult<()> {
+    let ((job_id, attempt), (message, details)) = (job, note);
     job_status_updates::ActiveModel {
         job_id: Set(job_id.to_owned()),
         attempt: Set(attempt),
@@ -171,12 +171,10 @@ pub(super) async fn recompute(txn: &impl ConnectionTrait, parent_id: &str) -> St
     if changed {
         status_update(
             txn,
-            parent_id,
-            parent.attempt,
+            (parent_id, parent.attempt),
             state.status,
             state.progress,
-            &state.message,
-            &serde_json::Value::Null,
+            (&state.message, &serde_json::Value::Null),
             now,
         )
         .await?;

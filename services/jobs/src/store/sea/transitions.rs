@@ -173,12 +173,10 @@ pub(super) async fn apply(
         }
         parent::status_update(
             txn,
-            &row.id,
-            row.attempt,
+            (&row.id, row.attempt),
             t.status,
             progress,
-            &t.message,
-            &t.details,
+            (&t.message, &t.details),
             now,
         )
         .await?;
