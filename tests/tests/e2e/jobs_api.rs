@@ -382,7 +382,10 @@ async fn a_failed_job_is_retried_as_a_new_attempt_and_deleted_with_its_files() {
             ))
             .await
             .expect("an ended job is deleted");
-        assert_eq!(deleted.into_inner().deleted_job_ids, std::slice::from_ref(&job.id));
+        assert_eq!(
+            deleted.into_inner().deleted_job_ids,
+            std::slice::from_ref(&job.id)
+        );
         fedimpute_tests::eventually(
             "results copied",
             std::time::Duration::from_secs(30),

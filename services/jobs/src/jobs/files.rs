@@ -222,8 +222,8 @@ impl Jobs {
 
     /// The bytes behind a signed link (no user: the token is the credential).
     pub(crate) async fn open_signed(&self, token: &str) -> Result<FileOut> {
-        let id = signed::verify(&self.keyring, token, Utc::now())
-            .map_err(Error::PermissionDenied)?;
+        let id =
+            signed::verify(&self.keyring, token, Utc::now()).map_err(Error::PermissionDenied)?;
         let file = self
             .store
             .file(&id)
