@@ -332,13 +332,25 @@ async fn every_jobs_rpc_enforces_its_authorization() {
         "the descriptor set lists the RPCs: {names:?}"
     );
     for db in backends().await {
-        let m = Michigan::start(db).await;
+        // Remote jobs never end by themselves here: what a call finds does
+        // not depend on how far the scheduler got.
+        let platform = fedimpute_tests::harness::jobs::TestPlatform::spawn_with(
+            db,
+            |s| s.default_monthly_job_limit = 1000,
+            |_| {},
+        )
+        .await;
+        let m = Michigan::on(
+            platform,
+            fedimpute_tests::fakes::cloudgene::CloudgeneConfig {
+                ticks_per_poll: 0,
+                max_running_jobs_per_user: 1000,
+                ..Default::default()
+            },
+            serde_json::json!({"max_running_jobs_per_user": 1000}),
+        )
+        .await;
         let file = m.upload(TINY).await;
-        let job = m.create(m.request("matrix", &file)).await.expect("created");
-        let ids = Ids {
-            job: job.id.clone(),
-            file: file.id.clone(),
-        };
         let (_, stranger) = m.platform.users.researcher("stranger").await;
         let auth = m.platform.users.auth();
         let viewer = auth.token(
@@ -350,6 +362,13 @@ async fn every_jobs_rpc_enforces_its_authorization() {
         let admin = m.platform.users.admin_token().await;
         let mut client = m.client().await;
         for rpc in &names {
+            // A fresh job per RPC: an owner's cancel does not end the job
+            // the next RPC is tried on.
+            let job = m.create(m.request("matrix", &file)).await.expect("created");
+            let ids = Ids {
+                job: job.id.clone(),
+                file: file.id.clone(),
+            };
             for (who, token) in [
                 (Who::Anonymous, None),
                 (Who::Owner, Some(m.token.as_str())),
