@@ -116,6 +116,18 @@ impl TestPlatform {
         self.jobs = Some(Running::start(|shutdown| app.run_until(shutdown)));
     }
 
+    /// Another jobs replica on the same database and file store (its own
+    /// worker id and port): stop it with [`Running::stop`].
+    pub async fn replica(&mut self) -> Running {
+        self.starts += 1;
+        let mut settings = self.settings.clone();
+        settings.scheduler.worker_id = format!("test-worker-{}", self.starts);
+        let app = Application::build(settings)
+            .await
+            .expect("a jobs replica starts");
+        Running::start(|shutdown| app.run_until(shutdown))
+    }
+
     /// Stops the jobs component cleanly (as SIGTERM would).
     pub async fn stop_jobs(&mut self) {
         if let Some(jobs) = self.jobs.take() {

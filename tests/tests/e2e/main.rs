@@ -12,6 +12,7 @@ mod jobs_dnastack;
 mod jobs_federated;
 mod jobs_files;
 mod jobs_matrix;
+mod jobs_replicas;
 mod jobs_wes;
 mod logs;
 mod monitor;
