@@ -149,10 +149,14 @@ async fn run(db: TestDb, jobs: usize, poll: Duration, seconds: Duration) {
         task.await.expect("a creating task");
     }
     let created = started.elapsed();
+    eprintln!("{backend}: {jobs} jobs created in {created:.1?}");
     // Every job on the remote, then all of them running there.
     let submitting = Instant::now();
     while fake.submission_count() < jobs {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        if submitting.elapsed().as_millis() % 5000 < 200 {
+            eprintln!("{backend}: {} of {jobs} submitted", fake.submission_count());
+        }
     }
     let submitted = submitting.elapsed();
     fake.advance_all(2);
@@ -162,8 +166,21 @@ async fn run(db: TestDb, jobs: usize, poll: Duration, seconds: Duration) {
             .map(|id| fake.hits(&format!("/api/v2/jobs/{id}")))
             .sum()
     };
-    // Let the scheduler see them all running before measuring.
-    tokio::time::sleep(poll.max(Duration::from_secs(2))).await;
+    // Measure once the scheduler has seen every job running.
+    let mut client = platform.jobs().await;
+    loop {
+        let stats = client
+            .get_job_stats(bearer(&token, pb::GetJobStatsRequest::default()))
+            .await
+            .expect("stats")
+            .into_inner()
+            .stats
+            .expect("stats");
+        if stats.running as usize == jobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     let (p0, c0, d0, t0) = (
         polls(&fake),

@@ -152,12 +152,20 @@ impl MigrationTrait for Migration {
         for (name, columns) in [
             ("jobs_user_created_idx", &["user_id", "created_at"][..]),
             ("jobs_parent_idx", &["parent_id"][..]),
-            ("jobs_work_idx", &["phase", "next_run_at"][..]),
             ("jobs_service_idx", &["service_id", "user_id", "phase"][..]),
             ("jobs_input_file_idx", &["input_file_id"][..]),
         ] {
             manager.create_index(index(name, "jobs", columns)).await?;
         }
+        // The scheduler's work, in the order it is due: only jobs with work
+        // left, so a claim reads the few due rows, not every job.
+        manager
+            .create_index(
+                index("jobs_due_idx", "jobs", &["next_run_at"])
+                    .and_where(Expr::col("phase").ne("done"))
+                    .to_owned(),
+            )
+            .await?;
 
         manager
             .create_table(

@@ -340,7 +340,7 @@ fn view(t: &Target, body: &mut Value) -> RemoteView {
             let days = t
                 .config
                 .get("retention_days")
-                .and_then(Value::as_i64)
+                .and_then(crate::domain::values::whole_number)
                 .unwrap_or(DEFAULT_RETENTION_DAYS);
             expires = time(&body["endTime"]).map(|end| end + chrono::Duration::days(days));
         }

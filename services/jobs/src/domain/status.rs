@@ -128,18 +128,6 @@ impl Phase {
         Self::ALL.into_iter().find(|p| p.as_str() == raw)
     }
 
-    /// Phases with work for the scheduler.
-    pub(crate) fn active() -> [Self; 6] {
-        [
-            Self::Submit,
-            Self::Submitting,
-            Self::Reconcile,
-            Self::Poll,
-            Self::Cancel,
-            Self::Fetch,
-        ]
-    }
-
     /// Phases in which a job holds (or may hold) a slot on the remote: they
     /// count against the remote's per-user running-jobs limit.
     pub(crate) fn on_remote() -> [Self; 4] {

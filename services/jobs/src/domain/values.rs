@@ -151,3 +151,27 @@ macro_rules! uuid_id {
 
 uuid_id!(JobId, "job");
 uuid_id!(FileId, "file");
+
+/// A whole number from a setting: `api_config` travels as a
+/// `google.protobuf.Struct`, whose numbers are all doubles (`2.0`).
+pub(crate) fn whole_number(value: &serde_json::Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_numbers_may_be_doubles() {
+        assert_eq!(whole_number(&serde_json::json!(3)), Some(3));
+        assert_eq!(whole_number(&serde_json::json!(3.0)), Some(3));
+        assert_eq!(whole_number(&serde_json::json!(3.5)), None);
+        assert_eq!(whole_number(&serde_json::json!("3")), None);
+    }
+}

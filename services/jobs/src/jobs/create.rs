@@ -356,7 +356,8 @@ impl Jobs {
         let min_samples = service
             .api_config
             .get("min_samples")
-            .and_then(serde_json::Value::as_u64)
+            .and_then(crate::domain::values::whole_number)
+            .and_then(|n| u64::try_from(n).ok())
             .or((service.api_type == ApiType::Michigan).then_some(CLOUDGENE_MIN_SAMPLES));
         if let Some(min) = min_samples
             && file.facts.samples < min

@@ -71,6 +71,9 @@ pub(crate) struct Scheduler {
     settings: Arc<SchedulerSettings>,
     services: Arc<Mutex<HashMap<i64, (ServiceInfo, Instant)>>>,
     limits: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
+    /// One submission check at a time per (user, service) in this replica:
+    /// the running-jobs count and the mark that adds to it are one step.
+    admissions: Arc<Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// How long service details are reused.
@@ -84,6 +87,7 @@ impl Scheduler {
             settings: Arc::new(settings),
             services: Arc::new(Mutex::new(HashMap::new())),
             limits: Arc::new(Mutex::new(HashMap::new())),
+            admissions: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -254,6 +258,16 @@ impl Scheduler {
             .unwrap_or_else(|e| e.into_inner())
             .entry(service_id)
             .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_service.max(1))))
+            .clone()
+    }
+
+    /// The admission lock of (user, service).
+    fn admission(&self, user_id: i64, service_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        self.admissions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((user_id, service_id))
+            .or_default()
             .clone()
     }
 

@@ -116,11 +116,14 @@ impl Scheduler {
             a.last_error = "waiting for a new credential".into();
             return a;
         }
+        // Count and mark as one step (per replica; across replicas the
+        // remote's own refusal, taken as "busy", is the backstop).
+        let admitted = self.admission(job.user_id, service.id).lock_owned().await;
         if service.api_type == ApiType::Michigan {
             let limit = service
                 .api_config
                 .get("max_running_jobs_per_user")
-                .and_then(serde_json::Value::as_i64)
+                .and_then(crate::domain::values::whole_number)
                 .unwrap_or(DEFAULT_RUNNING_PER_USER);
             match self
                 .store()
@@ -209,6 +212,7 @@ impl Scheduler {
             Ok(false) => return Advance::wait(Phase::Submit, Utc::now()),
             Err(e) => return self.retry_later(job, Phase::Submit, e.to_string()),
         }
+        drop(admitted);
         let permit = self.limit(service.id).acquire_owned().await;
         let outcome = self.remotes.submit(&target, submission).await;
         drop(permit);

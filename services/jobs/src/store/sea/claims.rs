@@ -19,10 +19,6 @@ pub(super) async fn claim(
     limit: u64,
 ) -> StoreResult<Vec<JobRecord>> {
     let backend = db.get_database_backend();
-    let active: Vec<String> = Phase::active()
-        .iter()
-        .map(|p| format!("'{}'", p.as_str()))
-        .collect();
     // SQLite has one writer: its UPDATE already excludes other claimers.
     let (lock, param) = if backend == DatabaseBackend::Postgres {
         ("FOR UPDATE SKIP LOCKED", "$")
@@ -36,11 +32,13 @@ pub(super) async fn claim(
             "?".to_owned()
         }
     };
-    // One statement: the due rows are picked and leased together.
+    // One statement: the due rows are picked and leased together. The
+    // filter `phase <> 'done'` is the partial index's (`jobs_due_idx`), so
+    // the rows are read in due order and the scan stops at the limit.
     let sql = format!(
         "UPDATE jobs SET lease_owner = {owner}, lease_until = {until} \
          WHERE id IN (SELECT id FROM jobs \
-             WHERE phase IN ({active}) AND next_run_at <= {now} \
+             WHERE phase <> '{done}' AND next_run_at <= {now} \
              AND (lease_until IS NULL OR lease_until < {now2}) \
              ORDER BY next_run_at LIMIT {limit} {lock}) \
          RETURNING *",
@@ -49,7 +47,7 @@ pub(super) async fn claim(
         now = p(3),
         now2 = p(4),
         limit = p(5),
-        active = active.join(", "),
+        done = Phase::Done.as_str(),
     );
     let values: Vec<Value> = vec![
         owner.into(),
@@ -115,11 +113,10 @@ pub(super) async fn on_remote(
 }
 
 pub(super) async fn next_due(db: &DatabaseConnection) -> StoreResult<Option<Time>> {
-    let phases = Phase::active().map(|p| p.as_str());
     let next: Option<Time> = jobs::Entity::find()
         .select_only()
         .column(jobs::Column::NextRunAt)
-        .filter(jobs::Column::Phase.is_in(phases))
+        .filter(jobs::Column::Phase.ne(Phase::Done.as_str()))
         .filter(
             Condition::any()
                 .add(jobs::Column::LeaseUntil.is_null())
