@@ -385,6 +385,73 @@ fn view(t: &Target, body: &mut Value) -> RemoteView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ApiType;
+    use serde_json::json;
+
+    fn target() -> Target {
+        Target {
+            api_type: ApiType::Michigan,
+            service_id: 1,
+            base_url: "https://impute.example.org".into(),
+            config: json!({}),
+            credential: Credential::Token("secret-token-123".into()),
+        }
+    }
+
+    fn job(state: i64) -> Value {
+        json!({
+            "id": "job-1", "state": state, "positionInQueue": 3, "currentTime": 1_700_000_000_000i64,
+            "endTime": 1_700_000_000_000i64, "deletedOn": -1,
+            "steps": [{"name": "Quality Control", "logMessages": [
+                {"message": "<b>bad</b> input near secret-token-123", "type": 1, "time": 1_700_000_000_000i64}
+            ]}],
+            "outputParams": [{"name": "output", "description": "Downloads", "download": true,
+                "files": [{"name": "chr_20.zip", "hash": "abc", "size": "2 MB"}]},
+                {"name": "hidden", "download": false, "files": [{"name": "x", "hash": "h"}]}],
+        })
+    }
+
+    #[test]
+    fn every_cloudgene_state_has_its_meaning() {
+        let state = |code| view(&target(), &mut job(code)).state;
+        assert_eq!(state(1), RemoteState::Queued { position: Some(3) });
+        assert_eq!(state(2), RemoteState::Running);
+        assert_eq!(state(3), RemoteState::Running);
+        assert_eq!(state(4), RemoteState::Succeeded);
+        assert_eq!(state(8), RemoteState::Succeeded);
+        assert_eq!(state(6), RemoteState::Cancelled);
+        assert_eq!(state(-1), RemoteState::Dead);
+        assert!(
+            matches!(state(5), RemoteState::Failed { reason } if reason == "Quality Control: bad input near <redacted>")
+        );
+        assert!(matches!(state(9), RemoteState::Ended { .. }));
+        assert!(matches!(state(7), RemoteState::Gone { .. }));
+        assert!(matches!(state(10), RemoteState::Gone { .. }));
+        assert_eq!(state(42), RemoteState::Unknown);
+    }
+
+    #[test]
+    fn a_success_lists_its_downloads_and_expiry_and_drops_volatile_fields() {
+        let v = view(&target(), &mut job(4));
+        assert_eq!(v.results.len(), 1, "only downloadable outputs");
+        let r = &v.results[0];
+        assert_eq!(
+            (r.name.as_str(), r.size_bytes, r.remote_location.as_str()),
+            (
+                "chr_20.zip",
+                2 * 1024 * 1024,
+                "/share/results/abc/chr_20.zip"
+            )
+        );
+        let expires = r.remote_expires_at.expect("an expiry");
+        assert_eq!(
+            (expires - DateTime::from_timestamp_millis(1_700_000_000_000).expect("t")).num_days(),
+            7
+        );
+        assert!(v.payload.get("currentTime").is_none());
+        assert_eq!(v.progress, 100);
+        assert!(view(&target(), &mut job(2)).results.is_empty());
+    }
 
     #[test]
     fn human_sizes_and_html_are_read() {

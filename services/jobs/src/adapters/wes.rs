@@ -362,3 +362,41 @@ pub(super) async fn cancel(c: &Clients, t: &Target, id: &str) -> Result<(), Remo
     .await
     .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wes_and_workbench_states_map_onto_ours() {
+        let reason = || "why".to_owned();
+        let cases = [
+            ("QUEUED", RemoteState::Queued { position: None }),
+            ("PREPROCESSING", RemoteState::Queued { position: None }),
+            ("INITIALIZING", RemoteState::Queued { position: None }),
+            ("RUNNING", RemoteState::Running),
+            ("PAUSED", RemoteState::Running),
+            ("CANCELING", RemoteState::Cancelling),
+            ("COMPLETE", RemoteState::Succeeded),
+            ("CANCELED", RemoteState::Cancelled),
+            ("UNKNOWN", RemoteState::Unknown),
+            ("running", RemoteState::Running),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(state(raw, reason).0, want, "{raw}");
+        }
+        for raw in [
+            "EXECUTOR_ERROR",
+            "SYSTEM_ERROR",
+            "PREEMPTED",
+            "COMPLETE_WITH_ERRORS",
+            "PREPROCESSING_ERROR",
+            "NOT_PROCESSED",
+        ] {
+            assert!(
+                matches!(state(raw, reason).0, RemoteState::Failed { .. }),
+                "{raw}"
+            );
+        }
+    }
+}

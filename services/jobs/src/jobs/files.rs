@@ -208,7 +208,10 @@ impl Jobs {
         let me = self.me(caller)?;
         let file = self.own_file(&me, id).await?;
         self.store.delete_file(&file.id).await?;
-        self.storage.delete(&file.storage_key).await?;
+        // The record is gone: an object left behind is only logged.
+        if let Err(e) = self.storage.delete(&file.storage_key).await {
+            tracing::warn!(file = %file.id, error = %e, "cannot delete an input file's object");
+        }
         self.release_all(&[reservation(&file.id)]).await;
         Ok(())
     }

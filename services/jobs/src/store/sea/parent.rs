@@ -19,13 +19,28 @@ use crate::store::{
 };
 
 /// Takes the row's write lock (SQLite: the database's; PostgreSQL: the
-/// row's) before anything is read. `extra` narrows the match (a lease
-/// owner); returns whether the row matched.
+/// row's) before anything is read. `owner` narrows the match (the lease
+/// holder); returns whether the row matched.
 pub(super) async fn lock(
     txn: &impl ConnectionTrait,
     id: &str,
     owner: Option<&str>,
 ) -> StoreResult<bool> {
+    // PostgreSQL: a row lock (a no-op UPDATE would write a new row version).
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let mut select = jobs::Entity::find()
+            .select_only()
+            .column(jobs::Column::Id)
+            .filter(jobs::Column::Id.eq(id))
+            .lock_exclusive();
+        if let Some(owner) = owner {
+            select = select.filter(jobs::Column::LeaseOwner.eq(owner));
+        }
+        let found: Option<String> = select.into_tuple().one(txn).await?;
+        return Ok(found.is_some());
+    }
+    // SQLite: the first statement writes, so the transaction holds the
+    // database's write lock before it reads.
     let mut update = jobs::Entity::update_many()
         .col_expr(jobs::Column::Version, Expr::col(jobs::Column::Version))
         .filter(jobs::Column::Id.eq(id));
