@@ -73,8 +73,11 @@ pub(crate) struct Scheduler {
     limits: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
     /// One submission check at a time per (user, service) in this replica:
     /// the running-jobs count and the mark that adds to it are one step.
-    admissions: Arc<Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>>,
+    admissions: Admissions,
 }
+
+/// The admission locks, by (user, service).
+type Admissions = Arc<Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>>;
 
 /// How long service details are reused.
 const SERVICE_TTL: Duration = Duration::from_secs(30);
