@@ -31,6 +31,8 @@ pub enum ServeError {
     },
     #[error("cannot build reflection from the descriptor set: {0}")]
     Reflection(String),
+    #[error("the HTTP server failed: {0}")]
+    Http(std::io::Error),
     #[error("the gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }

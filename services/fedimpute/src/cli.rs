@@ -37,6 +37,8 @@ pub enum Command {
         users: UsersArgs,
         #[command(flatten)]
         jobs: JobsArgs,
+        #[command(flatten)]
+        gateway: GatewayArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -125,6 +127,7 @@ pub enum Component {
     Registry,
     Users,
     Jobs,
+    Gateway,
 }
 
 #[derive(Debug, Args)]
@@ -407,4 +410,35 @@ pub struct JobsArgs {
     /// Names this replica's leases; default: host name and process id.
     #[arg(long, env = "FEDIMPUTE_WORKER_ID")]
     pub worker_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// The one public port: REST, grpc-web and gRPC.
+    #[arg(long, env = "FEDIMPUTE_GATEWAY_ADDR", default_value = "127.0.0.1:8000")]
+    pub gateway_addr: SocketAddr,
+    /// Origins allowed cross-origin (browsers), comma-separated; unset: none.
+    #[arg(long, env = "FEDIMPUTE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "FEDIMPUTE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Requests per minute per client address.
+    #[arg(long, env = "FEDIMPUTE_RATE_LIMIT", default_value_t = 600)]
+    pub rate_limit: u32,
+    /// Requests per minute per signed-in user.
+    #[arg(long, env = "FEDIMPUTE_USER_RATE_LIMIT", default_value_t = 1200)]
+    pub user_rate_limit: u32,
+    /// Logins, registrations and password resets per minute per client address.
+    #[arg(long, env = "FEDIMPUTE_AUTH_RATE_LIMIT", default_value_t = 10)]
+    pub auth_rate_limit: u32,
+    /// Largest JSON or form body, in bytes (uploads stream and are not bound by it).
+    #[arg(long, env = "FEDIMPUTE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Time limit of ordinary calls (and of the start of a download or event stream).
+    #[arg(long, env = "FEDIMPUTE_REQUEST_TIMEOUT", default_value = "30s")]
+    pub request_timeout: HumanDuration,
+    /// Time limit of an upload, end to end.
+    #[arg(long, env = "FEDIMPUTE_UPLOAD_TIMEOUT", default_value = "6h")]
+    pub upload_timeout: HumanDuration,
 }

@@ -2,6 +2,7 @@
 //! loading (once, here) and the components it runs.
 
 mod cli;
+mod gateway;
 mod jobs;
 mod keys;
 mod run;

@@ -14,7 +14,10 @@ use fedimpute_registry::health::HealthSettings;
 use fedimpute_registry_migration::{Migrator, MigratorTrait};
 
 use crate::{
-    cli::{AdminCommand, Cli, Command, Component, Global, JobsArgs, RegistryArgs, UsersArgs},
+    cli::{
+        AdminCommand, Cli, Command, Component, GatewayArgs, Global, JobsArgs, RegistryArgs,
+        UsersArgs,
+    },
     keys,
 };
 
@@ -64,7 +67,19 @@ async fn run(cli: Cli) -> ExitCode {
             registry,
             users,
             jobs,
-        } => serve(&global, component, !no_migrate, &registry, &users, &jobs).await,
+            gateway,
+        } => {
+            serve(
+                &global,
+                component,
+                !no_migrate,
+                &registry,
+                &users,
+                &jobs,
+                &gateway,
+            )
+            .await
+        }
         Command::Migrate {
             component,
             registry,
@@ -150,6 +165,7 @@ async fn serve(
     registry_args: &RegistryArgs,
     users_args: &UsersArgs,
     jobs_args: &JobsArgs,
+    gateway_args: &GatewayArgs,
 ) -> Result<(), RunError> {
     let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
     let stop = shutdown::on_signal();
@@ -194,6 +210,19 @@ async fn serve(
                 .map_err(|e| format!("jobs: {e}"))
         });
     }
+    if matches!(component, Component::All | Component::Gateway) {
+        let settings = crate::gateway::settings(global, gateway_args)?;
+        let app = fedimpute_gateway::Application::build(settings)
+            .await
+            .map_err(|e| failed(&e))?;
+        serving.push(format!("gateway on http://{}", app.local_addr()));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            app.run_until(stop.cancelled_owned())
+                .await
+                .map_err(|e| format!("gateway: {e}"))
+        });
+    }
     tracing::info!(mode = %global.mode, "fedimpute is serving: {}", serving.join(", "));
     let mut result = Ok(());
     while let Some(done) = tasks.join_next().await {
@@ -234,7 +263,7 @@ async fn migrate(
         tracing::info!(database = %fedimpute_common::db::redact_url(&url), "users schema is up to date");
     }
     match component {
-        Component::Users | Component::Jobs => {}
+        Component::Users | Component::Jobs | Component::Gateway => {}
         Component::All | Component::Registry => {
             let url = registry_database_url(global, args);
             let db = fedimpute_common::db::connect(&url, 2)

@@ -40,18 +40,6 @@ pub enum StartError {
     Bootstrap(String),
 }
 
-/// Methods that need no access token: a stale one attached (a client whose
-/// token just expired) must not stop them.
-const TOKEN_FREE_METHODS: &[&str] = &[
-    "/fedimpute.users.v1.UsersService/Register",
-    "/fedimpute.users.v1.UsersService/Login",
-    "/fedimpute.users.v1.UsersService/RefreshToken",
-    "/fedimpute.users.v1.UsersService/Logout",
-    "/fedimpute.users.v1.UsersService/RequestPasswordReset",
-    "/fedimpute.users.v1.UsersService/ConfirmPasswordReset",
-    "/fedimpute.users.v1.UsersService/GetJwks",
-];
-
 /// A built, bound users service.
 #[derive(Debug)]
 pub struct Application {
@@ -120,7 +108,7 @@ impl Application {
                 verifier,
                 settings.services.clone(),
             )
-            .tolerate_bad_tokens_on(TOKEN_FREE_METHODS),
+            .tolerate_bad_tokens_on(fedimpute_common::auth::TOKEN_FREE_METHODS),
         );
         tracing::info!(addr = %server.local_addr(), database = %redacted, "users bound");
         Ok(Self {

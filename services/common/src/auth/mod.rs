@@ -19,6 +19,28 @@ pub use layer::{
 pub use service::{Component, SERVICE, SERVICE_TOKEN_HEADER, ServiceIdentity, ServiceKeys};
 pub use verify::{KeySource, Verifier};
 
+/// Methods that need no access token: a stale one attached (a client whose
+/// token just expired) must not stop them, here or at the gateway.
+pub const TOKEN_FREE_METHODS: &[&str] = &[
+    "/fedimpute.users.v1.UsersService/Register",
+    "/fedimpute.users.v1.UsersService/Login",
+    "/fedimpute.users.v1.UsersService/RefreshToken",
+    "/fedimpute.users.v1.UsersService/Logout",
+    "/fedimpute.users.v1.UsersService/RequestPasswordReset",
+    "/fedimpute.users.v1.UsersService/ConfirmPasswordReset",
+    "/fedimpute.users.v1.UsersService/GetJwks",
+    "/fedimpute.jobs.v1.JobsService/OpenSignedInput",
+];
+
+/// Methods where guessing is the attack (passwords, reset tokens): the
+/// gateway gives them a stricter rate limit per client.
+pub const CREDENTIAL_METHODS: &[&str] = &[
+    "/fedimpute.users.v1.UsersService/Register",
+    "/fedimpute.users.v1.UsersService/Login",
+    "/fedimpute.users.v1.UsersService/RequestPasswordReset",
+    "/fedimpute.users.v1.UsersService/ConfirmPasswordReset",
+];
+
 /// A random identifier (128 bits, base64url): token ids, session ids.
 pub fn random_id() -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -1,0 +1,131 @@
+//! REST, transcoded: a request on an annotated path becomes the RPC's
+//! request message (path variables, query parameters and the body by the
+//! annotation's `body`), the reply becomes JSON (the whole response or its
+//! `response_body` field, so lists the original returned bare stay bare).
+
+mod message;
+mod stream;
+mod upload;
+
+use axum::{
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+};
+use http::{Method, StatusCode, header};
+use prost_reflect::{DynamicMessage, ReflectMessage};
+use serde_json::Value as Json;
+
+use crate::{
+    error::ApiError,
+    json,
+    routes::{Miss, Route, Shape},
+    state::{Edge, Matched, Shared},
+};
+
+/// The fallback handler for every REST request.
+pub(crate) async fn handle(State(state): State<Shared>, request: Request) -> Response {
+    match serve(&state, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let ApiError::Status(status) = &error {
+                record_upstream(&state, status);
+            }
+            error.into_response()
+        }
+    }
+}
+
+fn record_upstream(state: &Shared, status: &tonic::Status) {
+    state.metrics.upstream_error("rest", status.code());
+}
+
+async fn serve(state: &Shared, request: Request) -> Result<Response, ApiError> {
+    let Some(edge) = request.extensions().get::<Edge>().cloned() else {
+        return Err(ApiError::bad_request("the edge did not run"));
+    };
+    let Some(Matched { route, variables }) = request.extensions().get::<Matched>().cloned() else {
+        let path = request.uri().path().to_owned();
+        return Err(match state.routes.find(request.method(), &path) {
+            Err(Miss::MethodNotAllowed(allowed)) => ApiError::MethodNotAllowed {
+                method: request.method().clone(),
+                allowed,
+            },
+            Ok(_) | Err(Miss::NotFound) => ApiError::NotFound(path),
+        });
+    };
+    match route.shape {
+        Shape::Upload => upload::upload(state, &edge, &route, request).await,
+        Shape::Unary if message::is_multipart(request.headers()) => {
+            upload::multipart_job(state, &edge, &route, &variables, request).await
+        }
+        Shape::Unary => {
+            let message = message::build(state, &route, &variables, request).await?;
+            unary(state, &edge, &route, message).await
+        }
+        Shape::Download => {
+            let message = message::build(state, &route, &variables, request).await?;
+            stream::download(state, &edge, &route, message).await
+        }
+        Shape::Events => {
+            let message = message::build(state, &route, &variables, request).await?;
+            stream::events(state, &edge, &route, message).await
+        }
+    }
+}
+
+async fn unary(
+    state: &Shared,
+    edge: &Edge,
+    route: &Route,
+    message: DynamicMessage,
+) -> Result<Response, ApiError> {
+    let timeout = state.settings.request_timeout;
+    let reply = tokio::time::timeout(
+        timeout,
+        state
+            .upstreams
+            .unary(&route.method, message, &edge.forwarded),
+    )
+    .await
+    .map_err(|_| ApiError::Timeout(timeout))??;
+    Ok(reply_json(route, &reply.into_inner()))
+}
+
+/// The reply as JSON, with the status a REST client expects.
+pub(crate) fn reply_json(route: &Route, reply: &DynamicMessage) -> Response {
+    let body = select_response_body(route, reply);
+    let status = if route.verb == Method::POST && creates(route) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// `Create*`, `Register` and `Upload*` make a resource: 201.
+fn creates(route: &Route) -> bool {
+    let name = route.method.name();
+    name.starts_with("Create") || name.starts_with("Upload") || name == "Register"
+}
+
+fn select_response_body(route: &Route, reply: &DynamicMessage) -> Json {
+    match route
+        .response_body
+        .as_deref()
+        .and_then(|name| reply.descriptor().get_field_by_name(name))
+    {
+        Some(field) => json::field_json(reply, &field),
+        None => json::to_json(reply),
+    }
+}
+
+/// The `Content-Type` of a request, lower-cased, without parameters.
+pub(crate) fn media_type(headers: &http::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
