@@ -159,17 +159,23 @@ impl ApiError {
                             .collect()
                     })
                     .unwrap_or_default();
-                let detail = match code {
-                    Code::Unknown | Code::Internal | Code::DataLoss => {
-                        tracing::error!(code = ?code, cause = %status.message(), "upstream internal error");
-                        "internal error: the failure was logged".to_owned()
-                    }
-                    _ => status.message().to_owned(),
+                let internal = matches!(code, Code::Unknown | Code::Internal | Code::DataLoss);
+                let detail = if internal {
+                    tracing::error!(code = ?code, cause = %status.message(), "upstream internal error");
+                    "internal error: the failure was logged".to_owned()
+                } else {
+                    status.message().to_owned()
                 };
                 (detail, violations)
             }
             Self::BadRequest { detail, violations } => (detail.clone(), violations.clone()),
-            other => (other.to_string(), Vec::new()),
+            other @ (Self::NotFound(_)
+            | Self::MethodNotAllowed { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::TooManyRequests { .. }
+            | Self::Unauthenticated(_)
+            | Self::Timeout(_)) => (other.to_string(), Vec::new()),
         };
         json!({
             "detail": detail,

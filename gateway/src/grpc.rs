@@ -145,7 +145,16 @@ pub(crate) async fn grpc_web(
             .into_response();
     };
     let web = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), service(state, local, edge));
-    match web.oneshot(request.map(tonic::body::Body::new)).await {
+    // tonic-web's decoded body reports the size of the body it decodes, so
+    // a grpc-web-text request (base64: longer than its bytes) would reach
+    // the service with a wrong `content-length` and be reset. Forget the
+    // size: the decoded body is sent with an unknown length.
+    let request = request.map(|body| {
+        tonic::body::Body::new(http_body_util::StreamBody::new(
+            http_body_util::BodyStream::new(body),
+        ))
+    });
+    match web.oneshot(request).await {
         Ok(response) => response.map(Body::new).into_response(),
         Err(never) => match never {},
     }

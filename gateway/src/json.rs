@@ -88,7 +88,17 @@ fn field_to_json(field: &FieldDescriptor, value: &Value) -> Json {
             }
             Json::Object(out)
         }
-        single => value_to_json(field, single),
+        single @ (Value::Bool(_)
+        | Value::I32(_)
+        | Value::I64(_)
+        | Value::U32(_)
+        | Value::U64(_)
+        | Value::F32(_)
+        | Value::F64(_)
+        | Value::String(_)
+        | Value::Bytes(_)
+        | Value::EnumNumber(_)
+        | Value::Message(_)) => value_to_json(field, single),
     }
 }
 
@@ -271,7 +281,18 @@ fn json_to_field(field: &FieldDescriptor, json: &Json, name: &str) -> Result<Val
                             Violation::new(name, format!("key '{key}' is not a number"))
                         })?)
                     }
-                    _ => MapKey::I64(key.parse().map_err(|_| {
+                    Kind::Int64
+                    | Kind::Sint64
+                    | Kind::Sfixed64
+                    | Kind::Uint32
+                    | Kind::Uint64
+                    | Kind::Fixed32
+                    | Kind::Fixed64
+                    | Kind::Double
+                    | Kind::Float
+                    | Kind::Bytes
+                    | Kind::Message(_)
+                    | Kind::Enum(_) => MapKey::I64(key.parse().map_err(|_| {
                         Violation::new(name, format!("key '{key}' is not a number"))
                     })?),
                 };
@@ -281,9 +302,10 @@ fn json_to_field(field: &FieldDescriptor, json: &Json, name: &str) -> Result<Val
         return Ok(Value::Map(map));
     }
     if field.is_list() {
-        let items = match json {
-            Json::Array(items) => items.clone(),
-            other => vec![other.clone()],
+        let items = if let Json::Array(items) = json {
+            items.clone()
+        } else {
+            vec![json.clone()]
         };
         return items
             .iter()
@@ -317,7 +339,7 @@ fn single_from_json(field: &FieldDescriptor, json: &Json, name: &str) -> Result<
         Json::String(text) => scalar_from_text(&kind, text).map_err(|e| Violation::new(name, e)),
         Json::Bool(b) if kind == Kind::Bool => Ok(Value::Bool(*b)),
         Json::Number(n) => number_value(&kind, n).map_err(|e| Violation::new(name, e)),
-        _ => Err(Violation::new(
+        Json::Null | Json::Bool(_) | Json::Array(_) | Json::Object(_) => Err(Violation::new(
             name,
             format!("must be {}", kind_word(&kind)),
         )),
@@ -461,6 +483,10 @@ fn clip(text: &str) -> String {
     out
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, in Unix seconds.
+const TIMESTAMP_MIN: i64 = -62_135_596_800;
+const TIMESTAMP_MAX: i64 = 253_402_300_799;
+
 fn well_known_from_json(
     desc: &MessageDescriptor,
     json: &Json,
@@ -476,10 +502,25 @@ fn well_known_from_json(
             let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
                 Violation::new(name, format!("'{}' is not an RFC 3339 time", clip(text)))
             })?;
-            message.set_field_by_name("seconds", Value::I64(at.timestamp()));
+            // A leap second (`23:59:60`) is the next second: a Timestamp's
+            // nanos stay below one second.
+            let (mut seconds, mut nanos) = (at.timestamp(), at.timestamp_subsec_nanos());
+            if nanos >= 1_000_000_000 {
+                seconds += 1;
+                nanos -= 1_000_000_000;
+            }
+            // The range of google.protobuf.Timestamp, which is also what an
+            // RFC 3339 time in UTC can write (an offset can push it out).
+            if !(TIMESTAMP_MIN..=TIMESTAMP_MAX).contains(&seconds) {
+                return Err(Violation::new(
+                    name,
+                    "must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+                ));
+            }
+            message.set_field_by_name("seconds", Value::I64(seconds));
             message.set_field_by_name(
                 "nanos",
-                Value::I32(i32::try_from(at.timestamp_subsec_nanos()).unwrap_or_default()),
+                Value::I32(i32::try_from(nanos).unwrap_or_default()),
             );
         }
         "google.protobuf.FieldMask" => {
@@ -494,7 +535,7 @@ fn well_known_from_json(
                     .iter()
                     .filter_map(|i| i.as_str().map(|s| Value::String(s.to_owned())))
                     .collect(),
-                _ => {
+                Json::Null | Json::Bool(_) | Json::Number(_) | Json::Object(_) => {
                     return Err(Violation::new(
                         name,
                         "must be a comma-separated list of fields",
@@ -642,6 +683,25 @@ mod tests {
             json!({"a": [1.0, "x", null, {"b": true}]})
         );
         assert_eq!(out["status"], json!("unspecified"));
+    }
+
+    #[test]
+    fn timestamps_stay_in_range_and_leap_seconds_carry() {
+        let pool = pool();
+        let desc = pool.get_message_by_name("fedimpute.jobs.v1.Job").unwrap();
+        let read = |t: &str| from_json(&desc, &json!({"created_at": t}));
+        let out = to_json(&read("2026-12-31T23:59:60.5Z").unwrap());
+        assert_eq!(out["created_at"], json!("2027-01-01T00:00:00.500Z"));
+        for outside in [
+            "9999-12-31T23:59:59-14:00",
+            "0000-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+01:00",
+        ] {
+            let e = read(outside).unwrap_err();
+            assert_eq!(e.field, "created_at", "{outside}");
+        }
+        assert!(read("0001-01-01T00:00:00Z").is_ok());
+        assert!(read("9999-12-31T23:59:59.999999999Z").is_ok());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 use http::Method;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 
+/// Path variables: (field path, value), in template order.
+pub(crate) type Variables = Vec<(String, String)>;
+
 /// One segment of a path template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Segment {
@@ -90,7 +93,7 @@ impl Template {
 
     /// Matches a request path (already without its trailing slash): the
     /// captured variables, and how specific the match is (literals first).
-    fn matches(&self, path: &[&str]) -> Option<(Vec<(String, String)>, Vec<bool>)> {
+    fn matches(&self, path: &[&str]) -> Option<(Variables, Vec<bool>)> {
         let mut captured = Vec::new();
         let mut specificity = Vec::new();
         for (i, segment) in self.segments.iter().enumerate() {
@@ -228,20 +231,16 @@ impl RouteTable {
     }
 
     /// The route for `verb path`, with the path's variables.
-    pub(crate) fn find(
-        &self,
-        verb: &Method,
-        path: &str,
-    ) -> Result<(&Route, Vec<(String, String)>), Miss> {
+    pub(crate) fn find(&self, verb: &Method, path: &str) -> Result<(&Route, Variables), Miss> {
         let trimmed = path.trim_end_matches('/');
         let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
-        let mut best: Option<(&Route, Vec<(String, String)>, Vec<bool>)> = None;
+        let mut best: Option<(&Route, Variables, Vec<bool>)> = None;
         let mut allowed = Vec::new();
         for route in &self.routes {
             let Some((captured, specificity)) = route.template.matches(&parts) else {
                 continue;
             };
-            if &route.verb != verb {
+            if route.verb != verb {
                 if !allowed.contains(&route.verb) {
                     allowed.push(route.verb.clone());
                 }

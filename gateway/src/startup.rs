@@ -52,6 +52,8 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        tracing::info!(addr = %bound, routes = state.routes.routes().len(), "gateway bound");
         Ok(Self {
             listener,
             state,

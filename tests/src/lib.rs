@@ -3,6 +3,7 @@
 //! the binary uses, token minting with a test key, a bounded wait helper,
 //! and loopback fakes of the external imputation services.
 
+pub mod bench;
 pub mod fakes;
 pub mod harness;
 

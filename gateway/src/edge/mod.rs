@@ -159,7 +159,7 @@ pub(crate) async fn edge(
         )
         .await;
         let response = match response {
-            Err(refusal) => refusal,
+            Err(error) => refusal(protocol, request.headers(), error),
             Ok(user) => {
                 let agent = request
                     .headers()
@@ -179,10 +179,8 @@ pub(crate) async fn edge(
                     tracing::Span::current().record("user", user.sub.as_str());
                 }
                 request.extensions_mut().insert(Edge { forwarded });
-                state.metrics.in_flight.inc();
-                let response = next.run(request).await;
-                state.metrics.in_flight.dec();
-                response
+                let _in_flight = InFlight::enter(&state.metrics.in_flight);
+                next.run(request).await
             }
         };
         let status = response.status().as_u16();
@@ -199,6 +197,26 @@ pub(crate) async fn edge(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// One request in flight, until dropped: a request whose client goes away
+/// is dropped where it stands (an HTTP/2 reset cancels the handler), and
+/// must leave the gauge all the same.
+struct InFlight(prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>);
+
+impl InFlight {
+    fn enter(
+        gauge: &prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>,
+    ) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 fn record(state: &Shared, label: &str, method: &http::Method, status: u16, started: Instant) {
@@ -230,11 +248,10 @@ async fn admit(
     protocol: Protocol,
     grpc_path: Option<&str>,
     client: std::net::IpAddr,
-) -> Result<Option<Arc<fedimpute_common::auth::Claims>>, Response> {
+) -> Result<Option<Arc<fedimpute_common::auth::Claims>>, ApiError> {
     if protocol == Protocol::Operations || grpc_path.is_some_and(|p| p.starts_with("/grpc.")) {
         return Ok(None);
     }
-    let refuse = |error: ApiError| Err(refusal(protocol, headers, error));
     let user = match bearer(headers) {
         None => None,
         Some(token) => match state.verifier.verify_fresh(token).await {
@@ -243,7 +260,7 @@ async fn admit(
                 let tolerant = grpc_path.is_some_and(|p| TOKEN_FREE_METHODS.contains(&p));
                 if !tolerant {
                     let reason = e.to_string();
-                    return refuse(ApiError::Unauthenticated(
+                    return Err(ApiError::Unauthenticated(
                         reason
                             .strip_prefix("invalid access token: ")
                             .unwrap_or(&reason)
@@ -265,7 +282,7 @@ async fn admit(
             })
             .inc();
         tracing::warn!(bucket = bucket.name(), retry_after, "rate limited");
-        return refuse(ApiError::TooManyRequests { retry_after });
+        return Err(ApiError::TooManyRequests { retry_after });
     }
     Ok(user)
 }
@@ -274,9 +291,10 @@ async fn admit(
 pub(crate) fn refusal(protocol: Protocol, headers: &HeaderMap, error: ApiError) -> Response {
     match protocol {
         Protocol::Grpc | Protocol::GrpcWeb => {
-            let retry = match &error {
-                ApiError::TooManyRequests { retry_after } => Some(*retry_after),
-                _ => None,
+            let retry = if let ApiError::TooManyRequests { retry_after } = &error {
+                Some(*retry_after)
+            } else {
+                None
             };
             let status = tonic::Status::new(error.code(), error.to_string());
             let mut response = status.into_http::<axum::body::Body>().into_response();

@@ -116,6 +116,12 @@ fn apply_query(
         if variables.iter().any(|(v, _)| v == &key) {
             continue;
         }
+        // An empty value is no value: `?status=&search=` is how forms and
+        // the original's web client say "no filter" (not "status ''", nor
+        // `is_active=false`).
+        if value.is_empty() {
+            continue;
+        }
         if json::field_at(&desc, &key).is_none() {
             continue;
         }
@@ -157,13 +163,13 @@ fn set_at(
                 description: format!("'{head}' has no fields"),
             });
         }
-        return match message.get_field_mut(&field) {
-            Value::Message(inner) => set_at(inner, rest, full, text),
-            _ => Err(Violation {
+        let Value::Message(inner) = message.get_field_mut(&field) else {
+            return Err(Violation {
                 field: full.to_owned(),
                 description: format!("'{head}' has no fields"),
-            }),
+            });
         };
+        return set_at(inner, rest, full, text);
     }
     let value = json::value_from_text(&field, text).map_err(|description| Violation {
         field: full.to_owned(),

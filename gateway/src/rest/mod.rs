@@ -93,13 +93,26 @@ async fn unary(
 
 /// The reply as JSON, with the status a REST client expects.
 pub(crate) fn reply_json(route: &Route, reply: &DynamicMessage) -> Response {
+    let status = success_status(route);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
     let body = select_response_body(route, reply);
-    let status = if route.verb == Method::POST && creates(route) {
+    (status, axum::Json(body)).into_response()
+}
+
+/// The status of a successful reply (the OpenAPI document says the same):
+/// 204 for a reply type without fields (logout, deleting a credential, a
+/// user, a panel: nothing to say, as the original API answered), 201 for a
+/// POST that creates, else 200.
+pub(crate) fn success_status(route: &Route) -> StatusCode {
+    if route.response_body.is_none() && route.method.output().fields().len() == 0 {
+        StatusCode::NO_CONTENT
+    } else if route.verb == Method::POST && creates(route) {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
-    (status, axum::Json(body)).into_response()
+    }
 }
 
 /// `Create*`, `Register` and `Upload*` make a resource: 201.

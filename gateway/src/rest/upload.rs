@@ -245,16 +245,14 @@ async fn remove_file(state: &Shared, edge: &Edge, beside: &MethodDescriptor, id:
 }
 
 fn file_id(reply: &DynamicMessage) -> Option<String> {
-    reply
-        .descriptor()
-        .fields()
-        .find_map(|f| match reply.get_field(&f).as_ref() {
-            Value::Message(m) => m
-                .get_field_by_name("id")
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .filter(|s| !s.is_empty()),
-            _ => None,
-        })
+    reply.descriptor().fields().find_map(|f| {
+        reply
+            .get_field(&f)
+            .as_message()?
+            .get_field_by_name("id")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .filter(|s| !s.is_empty())
+    })
 }
 
 fn multipart(

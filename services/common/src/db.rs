@@ -55,6 +55,23 @@ pub fn unique_violation(err: &DbErr) -> Option<String> {
     }
 }
 
+/// What a client is told when its text cannot be stored.
+pub const UNSTORABLE_TEXT: &str = "invalid request: text must not contain NUL characters (U+0000)";
+
+/// Whether a statement failed on text the database cannot hold: PostgreSQL
+/// refuses NUL in text (SQLSTATE 22021) and characters its encoding lacks
+/// (22P05); SQLite stores any text. The text came from the request, so
+/// this is the caller's error (InvalidArgument), not the service's.
+pub fn unstorable_text(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = err
+        && let sqlx::Error::Database(db) = e.as_ref()
+    {
+        return db.code().is_some_and(|c| c == "22021" || c == "22P05");
+    }
+    false
+}
+
 /// Redacts the password of a database URL for logs.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -64,4 +81,20 @@ pub fn redact_url(url: &str) -> String {
         }
         Ok(_) | Err(_) => url.to_owned(),
     }
+}
+
+/// A transaction that will write. On SQLite it takes the write lock at
+/// `BEGIN IMMEDIATE`, waiting out the busy timeout: a deferred transaction
+/// that reads and then writes after another connection wrote fails at once
+/// with `database is locked`, whatever the timeout. PostgreSQL ignores it.
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+    })
+    .await
 }

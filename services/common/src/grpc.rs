@@ -178,8 +178,17 @@ pub fn server_span(request: &Request<()>) -> tracing::Span {
         .trim_start_matches('/')
         .split_once('/')
         .unwrap_or((path, ""));
+    // The gateway's request id (validated there), so a request can be
+    // followed through every component's log.
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| id.len() <= 128)
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "grpc.server",
+        request_id = %request_id,
         otel.name = %path.trim_start_matches('/'),
         otel.kind = "server",
         rpc.system = "grpc",

@@ -2,6 +2,7 @@
 
 use fedimpute_common::{
     auth::AuthError,
+    db::{UNSTORABLE_TEXT, unstorable_text},
     status::{FieldViolation, invalid_argument},
 };
 use tonic::Status;
@@ -35,6 +36,10 @@ pub(crate) enum Error {
     /// `Unavailable`: a component or the file store is down.
     #[error("{0}")]
     Unavailable(String),
+    /// `InvalidArgument`: text the database cannot store (NUL, on
+    /// PostgreSQL), so the request's fault.
+    #[error("text the database cannot store")]
+    UnstorableText,
     /// `Internal`: logged, never shown.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +95,7 @@ impl From<StoreError> for Error {
                 Self::FailedPrecondition("a job still uses this file: delete the job first".into())
             }
             StoreError::Corrupt(e) => Self::Internal(format!("jobs database: {e}")),
+            StoreError::Db(e) if unstorable_text(&e) => Self::UnstorableText,
             StoreError::Db(e) => Self::Internal(format!("jobs database: {e}")),
         }
     }
@@ -143,6 +149,7 @@ impl From<Error> for Status {
                 tracing::warn!(error = %m, "a dependency is unavailable");
                 Status::unavailable(m)
             }
+            Error::UnstorableText => Status::invalid_argument(UNSTORABLE_TEXT),
             Error::Internal(e) => {
                 tracing::error!(error = %e, "jobs internal error");
                 Status::internal("internal error")

@@ -2,6 +2,7 @@
 
 use fedimpute_common::{
     auth::AuthError,
+    db::{UNSTORABLE_TEXT, unstorable_text},
     status::{FieldViolation, invalid_argument},
 };
 use tonic::Status;
@@ -65,6 +66,7 @@ impl From<Error> for Status {
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::Unavailable(m) => Status::unavailable(m),
+            Error::Db(e) if unstorable_text(&e) => Status::invalid_argument(UNSTORABLE_TEXT),
             Error::Db(e) => {
                 tracing::error!(error = %e, "registry database error");
                 Status::internal("internal error")

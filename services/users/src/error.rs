@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use fedimpute_common::{
     auth::AuthError,
+    db::{UNSTORABLE_TEXT, unstorable_text},
     status::{FieldViolation, invalid_argument},
 };
 use tonic::Status;
@@ -112,6 +113,7 @@ impl From<Error> for Status {
                 None => Status::resource_exhausted(message),
             },
             Error::Unavailable(m) => Status::unavailable(m),
+            Error::Db(e) if unstorable_text(&e) => Status::invalid_argument(UNSTORABLE_TEXT),
             Error::Db(e) => {
                 tracing::error!(error = %e, "users database error");
                 Status::internal("internal error")

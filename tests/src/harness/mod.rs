@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod gateway;
 pub mod jobs;
 pub mod process;
 pub mod registry;

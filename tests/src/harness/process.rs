@@ -52,6 +52,8 @@ impl RunningBinary {
             ])
             .env("FEDIMPUTE_REGISTRY_ADDR", "127.0.0.1:0")
             .env("FEDIMPUTE_USERS_ADDR", "127.0.0.1:0")
+            .env("FEDIMPUTE_JOBS_ADDR", "127.0.0.1:0")
+            .env("FEDIMPUTE_GATEWAY_ADDR", "127.0.0.1:0")
             .env("FEDIMPUTE_LOG_FORMAT", "json")
             .env("FEDIMPUTE_LOG", "info")
             .envs(env.iter().copied())

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter,
 };
 
 use super::{parent, rows, transitions};
@@ -14,7 +14,7 @@ use crate::store::{
 };
 
 pub(super) async fn cancel(db: &DatabaseConnection, id: &str) -> StoreResult<Cancelled> {
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     if !parent::lock(&txn, id, None).await? {
         return Err(sea_orm::DbErr::RecordNotFound(format!("job {id}")).into());
     }
@@ -105,7 +105,7 @@ pub(super) async fn retry(
     id: &str,
     spec: RetrySpec,
 ) -> StoreResult<Option<Applied>> {
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     if !parent::lock(&txn, id, None).await? {
         return Ok(None);
     }

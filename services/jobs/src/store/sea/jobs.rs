@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait as _},
 };
 
@@ -26,7 +25,7 @@ pub(super) async fn create_jobs(
     new: Vec<NewJob>,
 ) -> StoreResult<Vec<JobRecord>> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let mut created = Vec::with_capacity(new.len());
     for j in new {
         let phase = if j.is_parent {
@@ -232,7 +231,7 @@ pub(super) async fn delete_jobs(
     db: &DatabaseConnection,
     ids: &[String],
 ) -> StoreResult<Vec<String>> {
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let keys: Vec<Option<String>> = result_files::Entity::find()
         .select_only()
         .column(result_files::Column::StorageKey)

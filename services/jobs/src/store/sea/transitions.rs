@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, TransactionTrait, sea_query::OnConflict,
+    IntoActiveModel, sea_query::OnConflict,
 };
 
 use super::{parent, rows};
@@ -21,7 +21,7 @@ pub(super) async fn advance(
     owner: &str,
     advance: Advance,
 ) -> StoreResult<Option<Applied>> {
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     if !parent::lock(&txn, id, Some(owner)).await? {
         return Ok(None);
     }

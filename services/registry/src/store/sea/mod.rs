@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, NullOrdering},
 };
 
@@ -150,7 +150,7 @@ impl RegistryStore for SeaOrmStore {
     }
 
     async fn delete_service(&self, id: i64) -> Result<Option<(Service, u64)>> {
-        let txn = self.db.begin().await?;
+        let txn = fedimpute_common::db::begin_write(&self.db).await?;
         if !lock_service(&txn, id).await? {
             return Ok(None);
         }
@@ -232,7 +232,7 @@ impl RegistryStore for SeaOrmStore {
         service_id: i64,
         plan: &SyncPlan<'_>,
     ) -> Result<(PanelChanges, Vec<Panel>)> {
-        let txn = self.db.begin().await?;
+        let txn = fedimpute_common::db::begin_write(&self.db).await?;
         if !lock_service(&txn, service_id).await? {
             return Err(Error::NotFound(format!("service {service_id} not found")));
         }
@@ -259,7 +259,7 @@ impl RegistryStore for SeaOrmStore {
         version: i64,
         u: &HealthUpdate,
     ) -> Result<Recorded> {
-        let txn = self.db.begin().await?;
+        let txn = fedimpute_common::db::begin_write(&self.db).await?;
         // The write comes first, so SQLite takes its write lock at once
         // (no read-then-upgrade deadlock); the version makes it a
         // compare-and-set.

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 
 use super::{
@@ -46,7 +46,7 @@ pub(super) async fn create_user(db: &DatabaseConnection, user: NewUser) -> Store
         &user.profile.institution,
     );
     let p = user.profile;
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let model = users::ActiveModel {
         username_key: Set(user.username.to_lowercase()),
         username: Set(user.username),
@@ -177,7 +177,7 @@ pub(super) async fn update_user(
     let now = Utc::now();
     let mut model = patch_model(patch);
     model.updated_at = Set(now);
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     // Writes first (see the module doc of `store`).
     let deactivating = patch.is_active == Some(false);
     let admins = if deactivating {
@@ -220,7 +220,7 @@ pub(super) async fn update_user(
 
 pub(super) async fn delete_user(db: &DatabaseConnection, id: i64) -> StoreResult<bool> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let admins = lock_admins(&txn, now).await?;
     if users::Entity::delete_by_id(id)
         .exec(&txn)

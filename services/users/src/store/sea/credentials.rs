@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use super::rows::{credential_record, map_err};
@@ -59,7 +59,7 @@ async fn try_put(
         updated_at: Set(now),
         ..Default::default()
     };
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let replaced = credentials::Entity::update_many()
         .set(model.clone())
         .filter(Column::UserId.eq(c.user_id))
@@ -135,7 +135,7 @@ pub(super) async fn record_verification(
     if let Some(at) = outcome.expires_at {
         update = update.col_expr(Column::ExpiresAt, Expr::value(Some(at)));
     }
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let changed = update
         .filter(Column::UserId.eq(user_id))
         .filter(Column::ServiceId.eq(service_id))

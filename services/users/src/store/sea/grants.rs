@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, SelectStatement},
 };
 
@@ -125,7 +125,7 @@ pub(super) async fn set_grants(
     grants: &[NewGrant],
 ) -> StoreResult<Vec<GrantRecord>> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let admins = lock_admins(&txn, now).await?;
     // Concurrent replacements one after the other, not merged.
     lock_user(&txn, user_id).await?;

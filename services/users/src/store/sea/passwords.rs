@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait as _},
 };
 
@@ -21,7 +21,7 @@ pub(super) async fn set_password(
     revoke: Option<Revoke<'_>>,
 ) -> StoreResult<bool> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     if !store_hash(&txn, id, hash, now).await? {
         return Ok(false);
     }
@@ -84,7 +84,7 @@ pub(super) async fn create_reset(
     mail: NewMail,
 ) -> StoreResult<()> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     // Earlier unused tokens stay valid until one is used (then all end):
     // a stranger asking for resets cannot void the link the owner holds.
     lock_user(&txn, user_id).await?;
@@ -126,7 +126,7 @@ pub(super) async fn consume_reset(
     new_hash: &str,
 ) -> StoreResult<Option<i64>> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let spent = password_resets::Entity::update_many()
         .col_expr(password_resets::Column::UsedAt, Expr::value(Some(now)))
         .filter(password_resets::Column::TokenHash.eq(token_hash))

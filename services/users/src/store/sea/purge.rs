@@ -1,8 +1,7 @@
 //! Purging what has outlived its use.
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::Query,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Query,
 };
 
 use crate::store::{
@@ -16,7 +15,7 @@ use crate::store::{
 /// whose lock (if any) ended before it; mail sent or failed for good
 /// before it. Returns the rows deleted.
 pub(super) async fn purge_expired(db: &DatabaseConnection, before: Time) -> StoreResult<u64> {
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let mut deleted = 0;
     deleted += refresh_tokens::Entity::delete_many()
         .filter(refresh_tokens::Column::ExpiresAt.lt(before))

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait as _, OnConflict},
 };
 
@@ -60,7 +60,7 @@ pub(super) async fn reserve(
         let used = usage(db, user_id, kind, period).await?;
         return Ok(Reserved::Exceeded { used });
     };
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let recorded = quota_reservations::Entity::insert(quota_reservations::ActiveModel {
         reservation_id: Set(reservation_id.to_owned()),
         user_id: Set(user_id),
@@ -123,7 +123,7 @@ pub(super) async fn reserve(
 
 pub(super) async fn release(db: &DatabaseConnection, reservation_id: &str) -> StoreResult<bool> {
     use quota_usage::Column;
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     let released = quota_reservations::Entity::update_many()
         .col_expr(
             quota_reservations::Column::ReleasedAt,

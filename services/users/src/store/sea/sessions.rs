@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 
 use super::accounts::lock_user;
@@ -20,7 +20,7 @@ pub(super) async fn create_session(
     verified_hash: &str,
 ) -> StoreResult<bool> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     // The write first (see the module doc of `store`): it locks the user
     // row, so a racing deactivation or password change commits either
     // before the read below (and the session is refused) or after this
@@ -71,7 +71,7 @@ pub(super) async fn rotate_refresh(
     lifetime: RefreshLifetime,
 ) -> StoreResult<Rotated> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     // Spending comes first: the write lock at once, and only one of two
     // concurrent rotations of the same token wins.
     let spent = refresh_tokens::Entity::update_many()

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait, sea_query::OnConflict,
+    QuerySelect, sea_query::OnConflict,
 };
 
 use super::rows::throttle_state;
@@ -37,7 +37,7 @@ pub(super) async fn record_failure(
     lockout: chrono::Duration,
 ) -> StoreResult<ThrottleState> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = fedimpute_common::db::begin_write(db).await?;
     // The write first: a fresh row unless there is one.
     login_throttle::Entity::insert(login_throttle::ActiveModel {
         key: Set(key.to_owned()),
