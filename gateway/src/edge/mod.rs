@@ -149,6 +149,15 @@ pub(crate) async fn edge(
         client = %client,
         user = tracing::field::Empty,
     );
+    // Counted however the request ends: a client that goes away is
+    // recorded with 499, as proxies log it.
+    let mut measured = Measured {
+        state: state.clone(),
+        label: label.clone(),
+        method: method.clone(),
+        started,
+        status: None,
+    };
     let handled = async {
         let response = admit(
             &state,
@@ -192,7 +201,8 @@ pub(crate) async fn edge(
     }
     .instrument(span);
     let mut response = handled.await;
-    record(&state, &label, &method, response.status().as_u16(), started);
+    measured.status = Some(response.status().as_u16());
+    drop(measured);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -216,6 +226,22 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+/// Records a request's count and latency when dropped.
+struct Measured {
+    state: Shared,
+    label: String,
+    method: http::Method,
+    started: Instant,
+    status: Option<u16>,
+}
+
+impl Drop for Measured {
+    fn drop(&mut self) {
+        let status = self.status.unwrap_or(499);
+        record(&self.state, &self.label, &self.method, status, self.started);
     }
 }
 
