@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users;
 mod m20261201_000001_mail_dedupe;
+mod m20261201_000002_audit_imported;
 
 /// The users service's migrator.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_users::Migration),
             Box::new(m20261201_000001_mail_dedupe::Migration),
+            Box::new(m20261201_000002_audit_imported::Migration),
         ]
     }
 

@@ -51,11 +51,38 @@ pub enum Command {
         #[command(flatten)]
         jobs: JobsArgs,
     },
+    /// Import the original platform's data (the Django monolith's or the
+    /// microservices' PostgreSQL databases, live or from pg_dump files).
+    ImportLegacy(ImportLegacyArgs),
     /// Operator commands.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportLegacyArgs {
+    /// A live database (`postgres://user@host/federated_imputation`) or a
+    /// plain `pg_dump` file (`.sql`, or `.sql.gz`); repeatable: the sources
+    /// merge into one platform, and the first given wins a conflict.
+    #[arg(long = "source", required = true, value_name = "URL or FILE")]
+    pub sources: Vec<String>,
+    /// Read everything and say what would happen; write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Default: `sqlite://<data dir>/registry.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_REGISTRY_DATABASE_URL")]
+    pub registry_database_url: Option<String>,
+    /// Default: `sqlite://<data dir>/users.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_USERS_DATABASE_URL")]
+    pub users_database_url: Option<String>,
+    /// Default: `sqlite://<data dir>/jobs.db?mode=rwc`.
+    #[arg(long, env = "FEDIMPUTE_JOBS_DATABASE_URL")]
+    pub jobs_database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod cli;
 mod gateway;
 mod jobs;
 mod keys;
+mod legacy;
 mod run;
 mod users;
 

@@ -60,6 +60,9 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Command::ImportLegacy(args) = &command {
+        return crate::legacy::run(&global, args).await;
+    }
     let result = match command {
         Command::Serve {
             component,
@@ -86,7 +89,7 @@ async fn run(cli: Cli) -> ExitCode {
             users,
             jobs,
         } => migrate(&global, component, &registry, &users, &jobs).await,
-        Command::Admin { .. } => Ok(()),
+        Command::Admin { .. } | Command::ImportLegacy(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

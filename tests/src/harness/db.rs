@@ -94,6 +94,23 @@ impl TestDb {
         }
     }
 
+    /// An existing database, by URL (one that another `TestDb` or a process
+    /// under test owns): a component can be started on it. Dropping this
+    /// handle leaves the database alone.
+    pub fn at(url: &str) -> Self {
+        Self {
+            backend: if url.starts_with("postgres") {
+                Backend::Postgres
+            } else {
+                Backend::Sqlite
+            },
+            url: url.to_owned(),
+            admin_url: None,
+            name: String::new(),
+            _dir: None,
+        }
+    }
+
     /// `None` (and a note on stderr) when `TEST_DATABASE_URL` is unset.
     pub async fn postgres() -> Option<Self> {
         let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {

@@ -85,6 +85,16 @@ impl TestPlatform {
         jobs_tweak: impl FnOnce(&mut Settings),
     ) -> Self {
         let users = TestUsers::spawn_with(TestDb::sqlite(), users_tweak).await;
+        Self::spawn_on(users, db, jobs_tweak).await
+    }
+
+    /// Jobs on `db` next to an already running users service (and its
+    /// registry): a whole platform on existing databases.
+    pub async fn spawn_on(
+        users: TestUsers,
+        db: TestDb,
+        jobs_tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let files = tempfile::tempdir().expect("a temp dir");
         let mut settings = Self::settings(&users, &db, files.path());
         jobs_tweak(&mut settings);

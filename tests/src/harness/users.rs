@@ -99,9 +99,18 @@ impl TestUsers {
     }
 
     pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with_registry_db(db, TestDb::sqlite(), tweak).await
+    }
+
+    /// Users on `db`, with its registry on `registry_db` (an existing
+    /// platform's databases, e.g. after an import).
+    pub async fn spawn_with_registry_db(
+        db: TestDb,
+        registry_db: TestDb,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let auth = TestAuth::new();
         let data_dir = tempfile::tempdir().expect("a temp dir");
-        let registry_db = TestDb::sqlite();
         let mut settings = Self::settings(&db, &auth, String::new(), data_dir.path().to_path_buf());
         let registry = TestRegistry::spawn_with_auth(registry_db, auth, |_| {}).await;
         settings.registry_url = registry.url();

@@ -27,6 +27,7 @@ mod jobs_files;
 mod jobs_matrix;
 mod jobs_replicas;
 mod jobs_wes;
+mod legacy_import;
 mod logs;
 mod monitor;
 mod otlp;

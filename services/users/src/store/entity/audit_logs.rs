@@ -13,6 +13,8 @@ pub(crate) struct Model {
     pub(crate) ip_address: String,
     pub(crate) user_agent: String,
     pub(crate) timestamp: DateTimeUtc,
+    /// From the legacy platform: kept whatever the retention.
+    pub(crate) imported: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

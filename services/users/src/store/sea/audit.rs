@@ -57,6 +57,7 @@ pub(super) async fn list_audit(
 pub(super) async fn purge_audit(db: &DatabaseConnection, before: Time) -> StoreResult<u64> {
     Ok(audit_logs::Entity::delete_many()
         .filter(audit_logs::Column::Timestamp.lt(before))
+        .filter(audit_logs::Column::Imported.eq(false))
         .exec(db)
         .await?
         .rows_affected)
