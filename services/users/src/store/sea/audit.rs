@@ -19,6 +19,7 @@ pub(super) async fn audit(db: &DatabaseConnection, entry: NewAudit) -> StoreResu
         ip_address: Set(entry.ip_address),
         user_agent: Set(entry.user_agent),
         timestamp: Set(Utc::now()),
+        imported: Set(false),
         ..Default::default()
     }
     .insert(db)
