@@ -144,11 +144,18 @@ pub(crate) async fn edge(
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        trace_id = tracing::field::Empty,
+        otel.name = %format_args!("{method} {label}"),
+        otel.kind = "server",
         method = %method,
         route = %label,
         client = %client,
         user = tracing::field::Empty,
     );
+    // The caller's W3C trace continues here (REST, gRPC and grpc-web
+    // alike); the upstream calls inject this span's context.
+    fedimpute_common::grpc::set_parent_from_headers(&span, request.headers());
+    fedimpute_common::telemetry::record_trace_id(&span);
     // Counted however the request ends: a client that goes away is
     // recorded with 499, as proxies log it.
     let mut measured = Measured {

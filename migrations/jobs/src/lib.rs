@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_create_jobs;
+mod m20261201_000002_job_trace_context;
 
 /// The jobs service's migrator.
 #[derive(Debug)]
@@ -13,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261201_000001_create_jobs::Migration)]
+        vec![
+            Box::new(m20261201_000001_create_jobs::Migration),
+            Box::new(m20261201_000002_job_trace_context::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -138,8 +138,10 @@ impl GrpcServer {
             health.set(name, ServingStatus::Serving);
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let component = component_of(&service_names);
         let server = Server::builder()
             .trace_fn(server_span)
+            .layer(crate::metrics::MetricsLayer { component })
             .add_routes(routes)
             // Without TCP_NODELAY, small replies wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(
@@ -171,7 +173,17 @@ impl GrpcServer {
     }
 }
 
+/// The component a server belongs to, for metric labels: `jobs` for a
+/// server of `fedimpute.jobs.v1.JobsService`.
+fn component_of(service_names: &[&'static str]) -> &'static str {
+    service_names
+        .first()
+        .and_then(|name| name.split('.').nth(1))
+        .unwrap_or("unknown")
+}
+
 /// The span of one incoming call, child of the caller's trace context.
+/// Its `trace_id` field puts the trace id in every log line of the call.
 pub fn server_span(request: &Request<()>) -> tracing::Span {
     let path = request.uri().path();
     let (service, method) = path
@@ -189,18 +201,25 @@ pub fn server_span(request: &Request<()>) -> tracing::Span {
     let span = tracing::info_span!(
         "grpc.server",
         request_id = %request_id,
+        trace_id = tracing::field::Empty,
         otel.name = %path.trim_start_matches('/'),
         otel.kind = "server",
         rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
     );
+    set_parent_from_headers(&span, request.headers());
+    crate::telemetry::record_trace_id(&span);
+    span
+}
+
+/// Makes `span` the child of the W3C trace context in `headers` (if any).
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &HeaderMap) {
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
+        propagator.extract(&HeaderExtractor(headers))
     });
     // Only fails when no OpenTelemetry layer is installed: nothing to link.
     let _ = span.set_parent(parent);
-    span
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);

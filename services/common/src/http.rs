@@ -152,6 +152,32 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x2001 && seg[1] == 0x0db8)) // documentation
 }
 
+/// Adds the current span's W3C trace context (`traceparent`,
+/// `tracestate`) to an outbound request, so the remote's logs and traces
+/// join ours. Every call to a registered service goes through this.
+pub fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = tracing::Span::current().context();
+    let mut headers = reqwest::header::HeaderMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
+    });
+    request.headers(headers)
+}
+
+struct HeaderInjector<'a>(&'a mut reqwest::header::HeaderMap);
+
+impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(key.as_bytes()),
+            reqwest::header::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
 /// Reads a response body, refusing more than `max` bytes.
 pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
     if response.content_length().is_some_and(|n| n > max as u64) {

@@ -1,10 +1,16 @@
 //! Telemetry, initialised once per process: `tracing` with plain or JSON
-//! logs, and OpenTelemetry traces over OTLP when an endpoint is configured.
-//! W3C trace context crosses every gRPC hop (see [`crate::grpc`]).
+//! logs, and OpenTelemetry traces, always on and exported over OTLP when an
+//! endpoint is configured. W3C trace context crosses every gRPC hop (see
+//! [`crate::grpc`]) and every outbound HTTP call ([`crate::http::traced`]);
+//! request spans carry a `trace_id` field for the logs.
 
-use opentelemetry::{propagation::TextMapCompositePropagator, trace::TracerProvider as _};
+use opentelemetry::{
+    propagation::TextMapCompositePropagator,
+    trace::{TraceContextExt as _, TracerProvider as _},
+};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Log output format.
@@ -81,29 +87,24 @@ pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryErr
     let filter = EnvFilter::try_new(&settings.filter)
         .map_err(|e| TelemetryError::Filter(settings.filter.clone(), e.to_string()))?;
 
-    let provider = match &settings.otlp_endpoint {
-        None => None,
-        Some(endpoint) => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()
-                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            Some(
-                SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(
-                        Resource::builder()
-                            .with_service_name(settings.service_name.clone())
-                            .build(),
-                    )
-                    .build(),
-            )
-        }
-    };
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("fedimpute")));
+    // Spans are always traced, exported or not: the trace context then
+    // crosses every hop, and every log line of a request carries its trace
+    // id, with or without a collector.
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        Resource::builder()
+            .with_service_name(settings.service_name.clone())
+            .build(),
+    );
+    if let Some(endpoint) = &settings.otlp_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("fedimpute"));
 
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let installed = match settings.format {
@@ -120,5 +121,43 @@ pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryErr
             .try_init(),
     };
     installed.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider: Some(provider),
+    })
+}
+
+/// Records the span's OpenTelemetry trace id in its `trace_id` field (a
+/// span declared with `trace_id = tracing::field::Empty`), so that the
+/// JSON log lines inside it carry the id. Call after `set_parent`.
+pub fn record_trace_id(span: &tracing::Span) {
+    let context = span.context();
+    let trace_id = context.span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+}
+
+/// The current span's W3C `traceparent` (empty when there is no sampled
+/// trace), to store with work that continues the trace later.
+pub fn current_traceparent() -> String {
+    let context = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::<String, String>::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut carrier);
+    });
+    carrier.remove("traceparent").unwrap_or_default()
+}
+
+/// Makes `span` a child of a stored `traceparent` (nothing when empty or
+/// invalid) and records its trace id.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    if !traceparent.is_empty() {
+        let carrier =
+            std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&carrier)
+        });
+        let _ = span.set_parent(parent);
+    }
+    record_trace_id(span);
 }

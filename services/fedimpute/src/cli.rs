@@ -188,6 +188,10 @@ pub struct Global {
     /// OTLP/gRPC collector for traces; unset exports nothing.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
     pub otlp_endpoint: Option<String>,
+    /// Where `fedimpute serve` serves `GET /metrics` (Prometheus text) for
+    /// every component of the process, e.g. `0.0.0.0:9090`; unset: no listener.
+    #[arg(long, env = "FEDIMPUTE_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
     /// Public key(s) that verify access tokens (PEM), comma-separated.
     #[arg(
         long,

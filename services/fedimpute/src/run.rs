@@ -174,6 +174,25 @@ async fn serve(
     let stop = shutdown::on_signal();
     let mut tasks = tokio::task::JoinSet::new();
     let mut serving = Vec::new();
+    if let Some(addr) = global.metrics_addr {
+        let metrics = fedimpute_common::metrics::MetricsServer::bind(addr)
+            .await
+            .map_err(|e| {
+                RunError::Failed(format!("cannot bind the metrics address {addr}: {e}"))
+            })?;
+        tracing::info!(addr = %metrics.local_addr(), "metrics bound");
+        serving.push(format!(
+            "metrics on http://{}/metrics",
+            metrics.local_addr()
+        ));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            metrics
+                .run_until(stop.cancelled_owned())
+                .await
+                .map_err(|e| format!("metrics: {e}"))
+        });
+    }
     if matches!(component, Component::All | Component::Registry) {
         let settings = registry_settings(global, registry_args, migrate)?;
         let app = fedimpute_registry::Application::build(settings)

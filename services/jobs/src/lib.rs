@@ -11,6 +11,7 @@ mod error;
 mod files;
 mod grpc;
 mod jobs;
+mod metrics;
 mod peers;
 mod scheduler;
 pub mod startup;

@@ -47,6 +47,8 @@ pub struct Application {
     server: GrpcServer,
     scheduler: Scheduler,
     notifier: Notifier,
+    store: Arc<dyn JobsStore>,
+    metrics_interval: std::time::Duration,
     db: DatabaseConnection,
 }
 
@@ -91,7 +93,7 @@ impl Application {
         });
         let scheduler = Scheduler::new(core.clone(), remotes, settings.scheduler.clone());
         let notifier = Notifier {
-            store,
+            store: store.clone(),
             peers,
             public_url: settings.public_url.clone(),
             interval: settings.notify_interval,
@@ -121,6 +123,8 @@ impl Application {
             server,
             scheduler,
             notifier,
+            store,
+            metrics_interval: settings.scheduler.poll_interval,
             db,
         })
     }
@@ -141,6 +145,11 @@ impl Application {
         let mut background = AbortOnDrop(vec![
             tokio::spawn(self.scheduler.run(cancel.clone())),
             tokio::spawn(self.notifier.run(cancel.clone())),
+            tokio::spawn(crate::metrics::run(
+                self.store,
+                self.metrics_interval,
+                cancel.clone(),
+            )),
         ]);
         let served = self.server.run_until(shutdown).await;
         cancel.cancel();

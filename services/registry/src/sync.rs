@@ -39,10 +39,11 @@ pub async fn fetch_panels(
     token: &str,
 ) -> Result<RemoteApp, Error> {
     let url = format!("{base_url}/api/v2/server/apps/{app}");
-    let response = client
+    let request = client
         .get(&url)
         .header("X-Auth-Token", token)
-        .header("accept", "application/json")
+        .header("accept", "application/json");
+    let response = fedimpute_common::http::traced(request)
         .send()
         .await
         .map_err(|e| {

@@ -17,6 +17,18 @@ use crate::{
     store::{OutboxMail, UsersStore},
 };
 
+/// `fedimpute_users_outbox_backlog`: mail not yet sent (nor given up).
+static BACKLOG: std::sync::LazyLock<prometheus_client::metrics::gauge::Gauge> =
+    std::sync::LazyLock::new(|| {
+        let gauge = prometheus_client::metrics::gauge::Gauge::default();
+        fedimpute_common::metrics::register(
+            "users_outbox_backlog",
+            "Mail in the outbox not yet sent (nor given up)",
+            gauge.clone(),
+        );
+        gauge
+    });
+
 /// Where mail goes.
 #[derive(Debug)]
 pub(crate) enum Delivery {
@@ -60,15 +72,24 @@ impl Outbox {
     /// Drains the outbox until cancelled: on each wake-up, and otherwise at
     /// the next due retry or the poll interval, whichever is first.
     pub(crate) async fn run(self, cancel: CancellationToken) {
-        if matches!(self.delivery, Delivery::Hold) {
+        let hold = matches!(self.delivery, Delivery::Hold);
+        if hold {
             tracing::warn!(
                 "no SMTP relay is configured (FEDIMPUTE_SMTP_URL): mail is kept in the outbox until one is"
             );
-            return;
         }
         loop {
-            self.drain().await;
-            let wait = match self.store.next_mail_due().await {
+            if !hold {
+                self.drain().await;
+            }
+            self.measure().await;
+            // Held mail is only counted: its due times have passed.
+            let due = if hold {
+                Ok(None)
+            } else {
+                self.store.next_mail_due().await
+            };
+            let wait = match due {
                 Ok(Some(at)) => (at - Utc::now())
                     .to_std()
                     .unwrap_or_default()
@@ -80,6 +101,16 @@ impl Outbox {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
             }
+        }
+    }
+
+    /// Publishes the outbox backlog.
+    async fn measure(&self) {
+        match self.store.outbox_backlog().await {
+            Ok(n) => {
+                BACKLOG.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count the mail outbox"),
         }
     }
 

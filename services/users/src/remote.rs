@@ -130,7 +130,7 @@ pub(crate) async fn verify(
             )));
         }
     };
-    let request = request
+    let request = fedimpute_common::http::traced(request)
         .build()
         .map_err(|e| Error::Internal(format!("verification request: {e}")))?;
     check_url(request.url(), allow_private)

@@ -123,6 +123,7 @@ struct State {
     queue_size: u64,
     hits: HashMap<String, usize>,
     last_token: HashMap<String, String>,
+    last_traceparent: HashMap<String, String>,
     jobs: table::JobTable,
     faults: FaultPlan,
     scenarios: VecDeque<Scenario>,
@@ -166,6 +167,7 @@ impl FakeCloudgene {
             queue_size: 0,
             hits: HashMap::new(),
             last_token: HashMap::new(),
+            last_traceparent: HashMap::new(),
             jobs: table::JobTable::default(),
             faults: FaultPlan::default(),
             scenarios: VecDeque::new(),
@@ -227,9 +229,17 @@ fn router(state: SharedState, body_limit: usize) -> Router {
 async fn record(Shared(state): Shared<SharedState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let token = auth_token(request.headers());
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     {
         let mut state = lock(&state);
         *state.hits.entry(path.clone()).or_insert(0) += 1;
+        if let Some(traceparent) = traceparent {
+            state.last_traceparent.insert(path.clone(), traceparent);
+        }
         if let Some(token) = token {
             state.last_token.insert(path, token);
         }

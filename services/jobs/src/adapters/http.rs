@@ -176,7 +176,7 @@ pub(crate) async fn send(
     call: Call,
     t: &Target,
 ) -> Result<Response, RemoteError> {
-    let response = match request.send().await {
+    let response = match fedimpute_common::http::traced(request).send().await {
         Ok(response) => response,
         Err(e) => return Err(transport(&e, call, t)),
     };

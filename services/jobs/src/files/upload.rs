@@ -72,6 +72,7 @@ where
             continue;
         }
         size += chunk.len() as u64;
+        crate::metrics::uploaded(chunk.len());
         if size > limit {
             break Err(UploadError::TooLarge { limit });
         }

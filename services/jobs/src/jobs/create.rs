@@ -137,6 +137,8 @@ impl Jobs {
         self.credentials(me, bearer, &request, &targets).await?;
 
         let parent_id = federated.then(|| JobId::new().to_string());
+        // The scheduler's steps continue this request's trace.
+        let trace_context = fedimpute_common::telemetry::current_traceparent();
         let mut new = Vec::new();
         if let Some(id) = &parent_id {
             new.push(NewJob {
@@ -164,6 +166,7 @@ impl Jobs {
                 warnings: targets.iter().flat_map(|t| t.warnings.clone()).collect(),
                 results_password: String::new(),
                 quota_reservation: None,
+                trace_context: trace_context.clone(),
                 message: format!(
                     "Federated job across {} services: {}",
                     targets.len(),
@@ -232,6 +235,7 @@ impl Jobs {
                 r2_filter: request.options.r2_filter,
                 warnings: t.warnings.clone(),
                 quota_reservation: Some(reservation),
+                trace_context: trace_context.clone(),
                 message: format!("Queued for {}", t.service.name),
             });
         }

@@ -23,6 +23,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub(crate) use notify::Notifier;
 
@@ -165,6 +166,20 @@ impl Scheduler {
     /// One step of one job, under its lease (renewed while the step runs,
     /// in the same task: a step that dies takes its renewals with it).
     async fn step(&self, job: JobRecord) {
+        let span = tracing::info_span!(
+            "job.step",
+            job = %job.id,
+            phase = job.work.phase.as_str(),
+            trace_id = tracing::field::Empty,
+            otel.name = %format_args!("job.step {}", job.work.phase.as_str()),
+        );
+        // The job's steps continue the trace of the request that created it.
+        fedimpute_common::telemetry::continue_trace(&span, &job.trace_context);
+        let _step = crate::metrics::Step::begin(&job.id);
+        self.step_in_span(job).instrument(span).await;
+    }
+
+    async fn step_in_span(&self, job: JobRecord) {
         let id = job.id.clone();
         let work = async {
             match job.work.phase {

@@ -95,6 +95,8 @@ pub(crate) trait JobsStore: Send + Sync + std::fmt::Debug {
     async fn on_remote(&self, user_id: i64, service_id: i64, except: &str) -> StoreResult<i64>;
     /// When the next work is due, if any.
     async fn next_due(&self) -> StoreResult<Option<Time>>;
+    /// How much work is due at `now` and not claimed.
+    async fn queue_depth(&self, now: Time) -> StoreResult<i64>;
     /// Results of the current attempt still to copy.
     async fn pending_results(&self, job_id: &str, attempt: i32) -> StoreResult<Vec<ResultRecord>>;
     async fn record_copy(&self, result_id: &str, copy: ResultCopy) -> StoreResult<()>;

@@ -76,6 +76,8 @@ pub(crate) struct JobRecord {
     pub(crate) results_password: String,
     pub(crate) results_expire_at: Option<Time>,
     pub(crate) quota_reservation: Option<String>,
+    /// The `traceparent` of the request that created the job (or empty).
+    pub(crate) trace_context: String,
     pub(crate) created_at: Time,
     pub(crate) updated_at: Time,
     pub(crate) submitted_at: Option<Time>,
@@ -112,6 +114,7 @@ pub(crate) struct NewJob {
     pub(crate) warnings: Vec<String>,
     pub(crate) results_password: String,
     pub(crate) quota_reservation: Option<String>,
+    pub(crate) trace_context: String,
     /// The status update that records the creation.
     pub(crate) message: String,
 }

@@ -3,6 +3,7 @@
 //! history, prunes old history, and keeps probing long-unhealthy services on
 //! a slower schedule so they can come back by themselves.
 
+mod metrics;
 mod probe;
 
 use std::{sync::Arc, time::Duration};
@@ -216,9 +217,13 @@ impl HealthMonitor {
                             "service health changed"
                         );
                     }
+                    metrics::probed(&saved.slug, saved.is_available, result.response_time_ms);
                     return Ok(Some(*saved));
                 }
-                Recorded::Gone => return Ok(None),
+                Recorded::Gone => {
+                    metrics::gone(&current.slug);
+                    return Ok(None);
+                }
                 Recorded::Conflict => match self.store.get_service(current.id).await? {
                     // Another replica probed it after this probe began:
                     // its record stands; re-applying hysteresis on top would

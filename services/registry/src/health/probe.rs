@@ -91,7 +91,7 @@ pub async fn probe(
         request = request.bearer_auth(token);
     }
     let started = Instant::now();
-    let response = request.send().await;
+    let response = fedimpute_common::http::traced(request).send().await;
     let elapsed = || Some(started.elapsed().as_secs_f64() * 1000.0);
     let response = match response {
         Ok(r) => r,

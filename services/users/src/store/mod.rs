@@ -195,4 +195,6 @@ pub trait UsersStore: Send + Sync + std::fmt::Debug {
     async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<Time>) -> StoreResult<()>;
     /// When the next unsent mail is due, if any.
     async fn next_mail_due(&self) -> StoreResult<Option<Time>>;
+    /// Mail neither sent nor given up.
+    async fn outbox_backlog(&self) -> StoreResult<u64>;
 }

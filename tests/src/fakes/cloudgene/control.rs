@@ -43,6 +43,11 @@ impl FakeCloudgene {
         lock(&self.state).last_token.get(path).cloned()
     }
 
+    /// The `traceparent` header of the last request to `path` that carried one.
+    pub fn last_traceparent(&self, path: &str) -> Option<String> {
+        lock(&self.state).last_traceparent.get(path).cloned()
+    }
+
     /// Every accepted submission, in order.
     pub fn submissions(&self) -> Vec<Submission> {
         lock(&self.state).jobs.submissions.clone()

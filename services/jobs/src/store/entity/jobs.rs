@@ -58,6 +58,7 @@ pub(crate) struct Model {
     pub(crate) not_found_count: i32,
     pub(crate) restart_count: i32,
     pub(crate) cancel_attempts: i32,
+    pub(crate) trace_context: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

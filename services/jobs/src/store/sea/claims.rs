@@ -4,7 +4,8 @@
 
 use sea_orm::{
     ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value, sea_query::Expr,
+    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    sea_query::Expr,
 };
 
 use super::rows;
@@ -35,13 +36,19 @@ pub(super) async fn claim(
     // One statement: the due rows are picked and leased together. The
     // filter `phase <> 'done'` is the partial index's (`jobs_due_idx`), so
     // the rows are read in due order and the scan stops at the limit.
+    // The columns by name, never `*`: a statement prepared before a
+    // migration added a column would return the old column count.
+    let columns = jobs::Column::iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "UPDATE jobs SET lease_owner = {owner}, lease_until = {until} \
          WHERE id IN (SELECT id FROM jobs \
              WHERE phase <> '{done}' AND next_run_at <= {now} \
              AND (lease_until IS NULL OR lease_until < {now2}) \
              ORDER BY next_run_at LIMIT {limit} {lock}) \
-         RETURNING *",
+         RETURNING {columns}",
         owner = p(1),
         until = p(2),
         now = p(3),
@@ -127,4 +134,18 @@ pub(super) async fn next_due(db: &DatabaseConnection) -> StoreResult<Option<Time
         .one(db)
         .await?;
     Ok(next)
+}
+
+pub(super) async fn queue_depth(db: &DatabaseConnection, now: Time) -> StoreResult<i64> {
+    let n = jobs::Entity::find()
+        .filter(jobs::Column::Phase.ne(Phase::Done.as_str()))
+        .filter(jobs::Column::NextRunAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(jobs::Column::LeaseUntil.is_null())
+                .add(jobs::Column::LeaseUntil.lt(now)),
+        )
+        .count(db)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }

@@ -75,6 +75,7 @@ pub(super) async fn create_jobs(
             results_password: Set(j.results_password),
             results_expire_at: Set(None),
             quota_reservation: Set(j.quota_reservation),
+            trace_context: Set(j.trace_context),
             created_at: Set(now),
             updated_at: Set(now),
             submitted_at: Set(None),

@@ -119,6 +119,9 @@ impl JobsStore for SeaOrmStore {
     async fn next_due(&self) -> StoreResult<Option<Time>> {
         claims::next_due(&self.db).await
     }
+    async fn queue_depth(&self, now: Time) -> StoreResult<i64> {
+        claims::queue_depth(&self.db, now).await
+    }
     async fn pending_results(&self, job_id: &str, attempt: i32) -> StoreResult<Vec<ResultRecord>> {
         results::pending_results(&self.db, job_id, attempt).await
     }

@@ -100,6 +100,7 @@ pub(super) fn job(m: jobs::Model) -> StoreResult<JobRecord> {
         results_password: m.results_password,
         results_expire_at: m.results_expire_at,
         quota_reservation: m.quota_reservation,
+        trace_context: m.trace_context,
         created_at: m.created_at,
         updated_at: m.updated_at,
         submitted_at: m.submitted_at,

@@ -253,4 +253,7 @@ impl UsersStore for SeaOrmStore {
     async fn next_mail_due(&self) -> StoreResult<Option<Time>> {
         outbox::next_mail_due(&self.db).await
     }
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        outbox::backlog(&self.db).await
+    }
 }

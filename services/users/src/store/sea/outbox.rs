@@ -41,6 +41,11 @@ pub(super) async fn enqueue_mail(db: &DatabaseConnection, mail: NewMail) -> Stor
     }
 }
 
+/// Mail neither sent nor given up.
+pub(super) async fn backlog(db: &DatabaseConnection) -> StoreResult<u64> {
+    Ok(sea_orm::PaginatorTrait::count(pending(), db).await?)
+}
+
 fn pending() -> sea_orm::Select<mail_outbox::Entity> {
     mail_outbox::Entity::find()
         .filter(mail_outbox::Column::SentAt.is_null())
