@@ -8,7 +8,7 @@ use crate::source::parse_dump;
 
 fn fixture() -> Tables {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/legacy/federated_imputation_2025-10-08.sql");
+        .join("../../tests/fixtures/legacy/federated_imputation_2025-10-08.sql");
     let text = std::fs::read_to_string(path).unwrap();
     parse_dump(&text, "fixture.sql").unwrap()
 }

@@ -352,7 +352,7 @@ SELECT pg_catalog.setval('public.t_id_seq', 2, true);\n";
     #[test]
     fn the_real_dump_is_read() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/legacy/federated_imputation_2025-10-08.sql");
+            .join("../../tests/fixtures/legacy/federated_imputation_2025-10-08.sql");
         let tables = read_file(&path, "fixture", &|_| true).unwrap();
         assert_eq!(tables.len(), 25);
         assert_eq!(tables["auth_user"].rows.len(), 2);
