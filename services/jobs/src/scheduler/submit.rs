@@ -125,18 +125,34 @@ impl Scheduler {
                 .get("max_running_jobs_per_user")
                 .and_then(crate::domain::values::whole_number)
                 .unwrap_or(DEFAULT_RUNNING_PER_USER);
-            match self
-                .store()
-                .on_remote(job.user_id, service.id, &job.id)
-                .await
-            {
-                Ok(running) if running >= limit => {
+            // First come, first sent: older jobs of the user still
+            // waiting for a slot take the free ones before this one.
+            let counted = async {
+                let running = self
+                    .store()
+                    .on_remote(job.user_id, service.id, &job.id)
+                    .await?;
+                let ahead = self
+                    .store()
+                    .waiting_before(job.user_id, service.id, job.created_at, &job.id)
+                    .await?;
+                Ok::<_, crate::store::StoreError>((running, ahead))
+            };
+            match counted.await {
+                Ok((running, ahead)) if running + ahead >= limit => {
                     let mut a =
                         Advance::wait(Phase::Submit, self.next_poll(service.api_type, true));
-                    a.last_error = format!(
-                        "waiting: {running} of your jobs already run on {} (it runs {limit} per user at once)",
-                        service.name
-                    );
+                    a.last_error = if running >= limit {
+                        format!(
+                            "waiting: {running} of your jobs already run on {} (it runs {limit} per user at once)",
+                            service.name
+                        )
+                    } else {
+                        format!(
+                            "waiting: {ahead} of your earlier jobs go to {} first (it runs {limit} per user at once)",
+                            service.name
+                        )
+                    };
                     return a;
                 }
                 Ok(_) => {}

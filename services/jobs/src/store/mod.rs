@@ -93,6 +93,15 @@ pub(crate) trait JobsStore: Send + Sync + std::fmt::Debug {
     /// Jobs of `user_id` holding a slot on `service_id` (counted against
     /// the remote's running-jobs limit), `except` not counted.
     async fn on_remote(&self, user_id: i64, service_id: i64, except: &str) -> StoreResult<i64>;
+    /// Jobs of `user_id` for `service_id` still waiting to be sent that
+    /// were created before (`created_at`, `id`): they go first.
+    async fn waiting_before(
+        &self,
+        user_id: i64,
+        service_id: i64,
+        created_at: Time,
+        id: &str,
+    ) -> StoreResult<i64>;
     /// When the next work is due, if any.
     async fn next_due(&self) -> StoreResult<Option<Time>>;
     /// How much work is due at `now` and not claimed.

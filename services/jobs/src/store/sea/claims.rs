@@ -119,6 +119,31 @@ pub(super) async fn on_remote(
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+pub(super) async fn waiting_before(
+    db: &DatabaseConnection,
+    user_id: i64,
+    service_id: i64,
+    created_at: Time,
+    id: &str,
+) -> StoreResult<i64> {
+    let n = jobs::Entity::find()
+        .filter(jobs::Column::UserId.eq(user_id))
+        .filter(jobs::Column::ServiceId.eq(service_id))
+        .filter(jobs::Column::Phase.eq(Phase::Submit.as_str()))
+        .filter(
+            Condition::any()
+                .add(jobs::Column::CreatedAt.lt(created_at))
+                .add(
+                    Condition::all()
+                        .add(jobs::Column::CreatedAt.eq(created_at))
+                        .add(jobs::Column::Id.lt(id)),
+                ),
+        )
+        .count(db)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 pub(super) async fn next_due(db: &DatabaseConnection) -> StoreResult<Option<Time>> {
     let next: Option<Time> = jobs::Entity::find()
         .select_only()

@@ -116,6 +116,15 @@ impl JobsStore for SeaOrmStore {
     async fn on_remote(&self, user_id: i64, service_id: i64, except: &str) -> StoreResult<i64> {
         claims::on_remote(&self.db, user_id, service_id, except).await
     }
+    async fn waiting_before(
+        &self,
+        user_id: i64,
+        service_id: i64,
+        created_at: Time,
+        id: &str,
+    ) -> StoreResult<i64> {
+        claims::waiting_before(&self.db, user_id, service_id, created_at, id).await
+    }
     async fn next_due(&self) -> StoreResult<Option<Time>> {
         claims::next_due(&self.db).await
     }
