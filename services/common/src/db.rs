@@ -37,7 +37,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(options).await
 }
 
-fn sqlite_path(url: &str) -> Option<String> {
+/// The file of a `sqlite:` URL (`None` for memory databases and other URLs).
+pub fn sqlite_path(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

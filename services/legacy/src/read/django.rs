@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Row, api_type, role_name, take_config_secret};
+use super::{Ctx, Row, api_type, role_name, service_config_and_key};
 use crate::{
     model::{AuditEntry, Credential, Legacy, Panel, Profile, RoleAssignment, Service, User},
     report::Conflict,
@@ -110,16 +110,7 @@ fn services(ctx: &mut Ctx<'_>, legacy: &mut Legacy) {
         &mut legacy.services,
         |row| {
             let id = row.required_i64("id")?;
-            let mut api_config = row.json("api_config")?;
-            if api_config.is_null() {
-                api_config = json!({});
-            }
-            let mut api_key = row.nonempty("api_key");
-            conflicts.extend(take_config_secret(
-                &mut api_config,
-                &mut api_key,
-                &id.to_string(),
-            ));
+            let (api_config, api_key) = service_config_and_key(row, id, &mut conflicts)?;
             Ok(Service {
                 origin: row.origin(&source, id.to_string()),
                 id,

@@ -134,7 +134,10 @@ pub(super) fn read(ctx: &mut Ctx<'_>, legacy: &mut Legacy) {
     }
 }
 
-fn job(source: &str, row: &Row<'_>) -> Result<Job, String> {
+/// A job row of either schema (the microservices' `imputation_jobs` has
+/// the same columns, `input_file_name` instead of Django's `input_file`
+/// path, and `parent_job_id`).
+pub(super) fn job(source: &str, row: &Row<'_>) -> Result<Job, String> {
     let id = job_id(row, "id")?;
     let external_job_id = row.text("external_job_id");
     let input = row.text("input_file");

@@ -5,17 +5,17 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     Ctx, api_type,
     django_jobs::{job_id, progress},
-    job_status, role_name, take_config_secret,
+    job_status, role_name, service_config_and_key,
 };
 use crate::{
     model::{
-        AuditEntry, Credential, FileRecord, HealthLog, Job, JobLog, Legacy, Panel, Profile,
-        ResultFile, RoleAssignment, Service, StatusUpdate, User,
+        AuditEntry, Credential, FileRecord, HealthLog, JobLog, Legacy, Panel, Profile, ResultFile,
+        RoleAssignment, Service, StatusUpdate, User,
     },
     report::Conflict,
 };
@@ -37,16 +37,7 @@ fn registry(ctx: &mut Ctx<'_>, legacy: &mut Legacy) {
         &mut legacy.services,
         |row| {
             let id = row.required_i64("id")?;
-            let mut api_config = row.json("api_config")?;
-            if api_config.is_null() {
-                api_config = json!({});
-            }
-            let mut api_key = row.nonempty("api_key");
-            conflicts.extend(take_config_secret(
-                &mut api_config,
-                &mut api_key,
-                &id.to_string(),
-            ));
+            let (api_config, api_key) = service_config_and_key(row, id, &mut conflicts)?;
             Ok(Service {
                 origin: row.origin(&source, id.to_string()),
                 id,
@@ -283,34 +274,7 @@ pub(super) fn is_bcrypt(hash: &str) -> bool {
 fn jobs(ctx: &mut Ctx<'_>, legacy: &mut Legacy) {
     let source = ctx.source.to_owned();
     ctx.each("imputation_jobs", "jobs", &mut legacy.jobs, |row| {
-        let external_job_id = row.text("external_job_id");
-        Ok(Job {
-            origin: row.origin(&source, row.id_text()),
-            id: job_id(row, "id")?,
-            user_id: row.required_i64("user_id")?,
-            service_id: row.i64("service_id")?,
-            panel_id: row.i64("reference_panel_id")?,
-            parent_id: row.uuid("parent_job_id")?,
-            name: row.text("name"),
-            description: row.text("description"),
-            input_format: row.text("input_format"),
-            build: row.text("build"),
-            phasing: row.flag("phasing", true)?,
-            population: row.text("population"),
-            status: job_status(&row.text("status"), !external_job_id.trim().is_empty())?,
-            progress: progress(row)?,
-            external_job_id,
-            user_token: row.nonempty("user_token"),
-            input_file_name: row.text("input_file_name"),
-            input_file_size: row.i64("input_file_size")?,
-            service_response: row.json("service_response")?,
-            error_message: row.text("error_message"),
-            created_at: row.time("created_at")?,
-            updated_at: row.time("updated_at")?,
-            started_at: row.time("started_at")?,
-            completed_at: row.time("completed_at")?,
-            execution_time_seconds: row.i64("execution_time_seconds")?,
-        })
+        super::django_jobs::job(&source, row)
     });
     ctx.each(
         "job_status_updates",

@@ -288,6 +288,27 @@ pub(crate) fn api_type(raw: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// A service row's `api_config` (`{}` when NULL) and its secret: the
+/// `api_key` column, or one kept in `api_config` (moved out of it, see
+/// [`take_config_secret`]); a second, different secret is a conflict.
+pub(crate) fn service_config_and_key(
+    row: &Row<'_>,
+    id: i64,
+    conflicts: &mut Vec<Conflict>,
+) -> Result<(serde_json::Value, Option<String>), String> {
+    let mut api_config = row.json("api_config")?;
+    if api_config.is_null() {
+        api_config = serde_json::json!({});
+    }
+    let mut api_key = row.nonempty("api_key");
+    conflicts.extend(take_config_secret(
+        &mut api_config,
+        &mut api_key,
+        &id.to_string(),
+    ));
+    Ok((api_config, api_key))
+}
+
 /// Moves a service secret kept in `api_config` (`api_key`, `api_token`)
 /// into `api_key`, so it is stored encrypted and not as plain
 /// configuration. A second, different secret is reported.

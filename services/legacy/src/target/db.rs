@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
+    Statement,
     sea_query::{Alias, InsertStatement, Query, SimpleExpr},
 };
 
@@ -25,6 +26,22 @@ pub(super) async fn open_for_write(
         })
 }
 
+/// Opens a target for a real run, applies its service's migrations, and
+/// begins the one transaction everything is written in.
+pub(super) async fn open_migrated<M: fedimpute_registry_migration::MigratorTrait>(
+    target: &'static str,
+    url: &str,
+) -> Result<(DatabaseConnection, DatabaseTransaction), TargetError> {
+    let conn = open_for_write(target, url).await?;
+    M::up(&conn, None)
+        .await
+        .map_err(|source| TargetError::Migrate { target, source })?;
+    let txn = fedimpute_common::db::begin_write(&conn)
+        .await
+        .map_err(|source| TargetError::Write { target, source })?;
+    Ok((conn, txn))
+}
+
 /// Opens a target for a dry run without creating or changing anything:
 /// `None` when the database does not exist yet (everything would be
 /// imported). SQLite is opened read-only; a PostgreSQL server that refuses
@@ -34,7 +51,7 @@ pub(super) async fn open_for_read(
     url: &str,
 ) -> Result<Option<DatabaseConnection>, TargetError> {
     let url = if url.starts_with("sqlite:") {
-        let Some(path) = sqlite_path(url) else {
+        let Some(path) = fedimpute_common::db::sqlite_path(url) else {
             // In memory: a fresh database every time.
             return Ok(None);
         };
@@ -54,14 +71,6 @@ pub(super) async fn open_for_read(
             source,
         }),
     }
-}
-
-fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }
 
 /// Every row of `sql` (a plain `SELECT`), or none when its table does not

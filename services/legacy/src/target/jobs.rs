@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use fedimpute_jobs_migration::{Migrator, MigratorTrait};
+use fedimpute_jobs_migration::Migrator;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
@@ -42,16 +42,7 @@ pub(super) async fn import(
         };
         return Ok(plan(legacy, known, users, &existing, Utc::now()).1);
     }
-    let conn = db::open_for_write(TARGET, &targets.jobs_url).await?;
-    Migrator::up(&conn, None)
-        .await
-        .map_err(|source| TargetError::Migrate {
-            target: TARGET,
-            source,
-        })?;
-    let txn = fedimpute_common::db::begin_write(&conn)
-        .await
-        .map_err(write_err(TARGET))?;
+    let (_conn, txn) = db::open_migrated::<Migrator>(TARGET, &targets.jobs_url).await?;
     let existing = ids(&txn, sql, false).await?;
     let (rows, tally) = plan(legacy, known, users, &existing, Utc::now());
     for (table, row) in rows {

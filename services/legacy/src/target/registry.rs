@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use fedimpute_registry::store::entity::{health_checks, reference_panels, services};
-use fedimpute_registry_migration::{Migrator, MigratorTrait};
+use fedimpute_registry_migration::Migrator;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::{Value, json};
 
@@ -103,16 +103,7 @@ pub(super) async fn import(
         let (_, known, tally) = plan(legacy, targets, existing, Utc::now());
         return Ok((known, tally));
     }
-    let conn = db::open_for_write(TARGET, &targets.registry_url).await?;
-    Migrator::up(&conn, None)
-        .await
-        .map_err(|source| TargetError::Migrate {
-            target: TARGET,
-            source,
-        })?;
-    let txn = fedimpute_common::db::begin_write(&conn)
-        .await
-        .map_err(write_err(TARGET))?;
+    let (_conn, txn) = db::open_migrated::<Migrator>(TARGET, &targets.registry_url).await?;
     let existing = load(&txn, false).await.map_err(read_err(TARGET))?;
     let (rows, known, tally) = plan(legacy, targets, existing, Utc::now());
     write(&txn, rows).await.map_err(write_err(TARGET))?;

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use fedimpute_users_migration::{Migrator, MigratorTrait};
+use fedimpute_users_migration::Migrator;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::{
@@ -93,16 +93,7 @@ pub(super) async fn import(
         let (_, users, tally) = plan(legacy, targets, known, existing, Utc::now());
         return Ok((users, tally));
     }
-    let conn = db::open_for_write(TARGET, &targets.users_url).await?;
-    Migrator::up(&conn, None)
-        .await
-        .map_err(|source| TargetError::Migrate {
-            target: TARGET,
-            source,
-        })?;
-    let txn = fedimpute_common::db::begin_write(&conn)
-        .await
-        .map_err(write_err(TARGET))?;
+    let (_conn, txn) = db::open_migrated::<Migrator>(TARGET, &targets.users_url).await?;
     let existing = load(&txn, false).await.map_err(read_err(TARGET))?;
     let (rows, users, tally) = plan(legacy, targets, known, existing, Utc::now());
     let new_users = rows.iter().any(|(table, _)| *table == "users");
