@@ -185,7 +185,7 @@ pub(crate) struct RouteTable {
 }
 
 /// Why no route answered.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Miss {
     NotFound,
     /// The path exists for other verbs.

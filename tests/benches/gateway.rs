@@ -18,7 +18,10 @@ use std::{
 };
 
 use fedimpute_proto::registry::{self as pb, registry_service_client::RegistryServiceClient};
-use fedimpute_tests::bench::{free_port, memory, vcf_of_mib};
+use fedimpute_tests::{
+    bench::{free_port, memory, vcf_of_mib},
+    eventually,
+};
 use serde_json::json;
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
@@ -78,18 +81,19 @@ fn spawn(data: &std::path::Path, ports: &Ports, component: &str, gateway: u16) -
 }
 
 async fn until_ready(http: &reqwest::Client, port: u16) {
-    for _ in 0..600 {
-        if let Ok(reply) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && reply.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the gateway on {port} never became ready");
+    eventually(
+        &format!("the gateway on {port} to be ready"),
+        Duration::from_secs(60),
+        || async {
+            let reply = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .ok()?;
+            reply.status().is_success().then_some(())
+        },
+    )
+    .await;
 }
 
 #[derive(Clone, Copy, Debug)]

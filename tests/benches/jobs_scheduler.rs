@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fedimpute_proto::{jobs as pb, registry as rpb};
 use fedimpute_tests::{
-    TestDb, backends,
+    TestDb, backends, eventually,
     fakes::cloudgene::{CloudgeneConfig, FakeCloudgene},
     harness::{
         auth::bearer,
@@ -152,12 +152,16 @@ async fn run(db: TestDb, jobs: usize, poll: Duration, seconds: Duration) {
     eprintln!("{backend}: {jobs} jobs created in {created:.1?}");
     // Every job on the remote, then all of them running there.
     let submitting = Instant::now();
-    while fake.submission_count() < jobs {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if submitting.elapsed().as_millis() % 5000 < 200 {
-            eprintln!("{backend}: {} of {jobs} submitted", fake.submission_count());
+    let mut reported = Instant::now();
+    eventually("every job submitted", Duration::from_secs(1800), || {
+        let count = fake.submission_count();
+        if reported.elapsed() >= Duration::from_secs(5) {
+            reported = Instant::now();
+            eprintln!("{backend}: {count} of {jobs} submitted");
         }
-    }
+        std::future::ready((count >= jobs).then_some(()))
+    })
+    .await;
     let submitted = submitting.elapsed();
     fake.advance_all(2);
     let ids: Vec<String> = fake.jobs().into_iter().map(|j| j.id).collect();
@@ -167,20 +171,22 @@ async fn run(db: TestDb, jobs: usize, poll: Duration, seconds: Duration) {
             .sum()
     };
     // Measure once the scheduler has seen every job running.
-    let mut client = platform.jobs().await;
-    loop {
-        let stats = client
-            .get_job_stats(bearer(&token, pb::GetJobStatsRequest::default()))
-            .await
-            .expect("stats")
-            .into_inner()
-            .stats
-            .expect("stats");
-        if stats.running as usize == jobs {
-            break;
+    let client = platform.jobs().await;
+    eventually("every job running", Duration::from_secs(1800), || {
+        let mut client = client.clone();
+        let token = token.clone();
+        async move {
+            let stats = client
+                .get_job_stats(bearer(&token, pb::GetJobStatsRequest::default()))
+                .await
+                .expect("stats")
+                .into_inner()
+                .stats
+                .expect("stats");
+            (stats.running as usize == jobs).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
 
     let (p0, c0, d0, t0) = (
         polls(&fake),
@@ -188,6 +194,7 @@ async fn run(db: TestDb, jobs: usize, poll: Duration, seconds: Duration) {
         pg_counters(&url).await,
         Instant::now(),
     );
+    // The measured interval itself, not a wait for state.
     tokio::time::sleep(seconds).await;
     let (p1, c1, d1, elapsed) = (
         polls(&fake),

@@ -19,7 +19,7 @@ use fedimpute_proto::{
 };
 use fedimpute_tests::{
     bench::{free_port, memory, vcf_of_mib},
-    harness::auth::bearer,
+    harness::{auth::bearer, eventually},
 };
 
 const PASSWORD: &str = "Bench-Upload-Passphrase-2026!";
@@ -32,17 +32,19 @@ fn target_mb() -> u64 {
 }
 
 async fn connect<T>(url: &str, make: impl Fn(tonic::transport::Channel) -> T) -> T {
-    for _ in 0..600 {
-        if let Ok(channel) = tonic::transport::Channel::from_shared(url.to_owned())
-            .expect("a URL")
-            .connect()
-            .await
-        {
-            return make(channel);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{url} never answered");
+    let channel = eventually(
+        &format!("{url} to answer"),
+        Duration::from_secs(60),
+        || async {
+            tonic::transport::Channel::from_shared(url.to_owned())
+                .expect("a URL")
+                .connect()
+                .await
+                .ok()
+        },
+    )
+    .await;
+    make(channel)
 }
 
 #[tokio::main]
@@ -78,26 +80,25 @@ async fn main() {
         .spawn()
         .expect("start the platform");
     let pid = child.id().expect("a pid");
-    let mut users_client = connect(
+    let users_client = connect(
         &format!("http://127.0.0.1:{users}"),
         UsersServiceClient::new,
     )
     .await;
-    let mut token = String::new();
-    for _ in 0..600 {
-        if let Ok(reply) = users_client
-            .login(upb::LoginRequest {
-                username: "admin".into(),
-                password: PASSWORD.into(),
-            })
-            .await
-        {
-            token = reply.into_inner().access_token;
-            break;
+    let token = eventually("the admin to log in", Duration::from_secs(60), || {
+        let mut users_client = users_client.clone();
+        async move {
+            users_client
+                .login(upb::LoginRequest {
+                    username: "admin".into(),
+                    password: PASSWORD.into(),
+                })
+                .await
+                .ok()
+                .map(|reply| reply.into_inner().access_token)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!token.is_empty(), "the admin logs in");
+    })
+    .await;
     let jobs_client = connect(&format!("http://127.0.0.1:{jobs}"), |c| {
         JobsServiceClient::new(c).max_encoding_message_size(8 << 20)
     })

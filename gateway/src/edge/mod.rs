@@ -136,8 +136,14 @@ pub(crate) async fn edge(
                 request.extensions_mut().insert(matched);
                 (Some(path), label)
             }
-            Err(Miss::MethodNotAllowed(_)) => (None, "method-not-allowed".to_owned()),
-            Err(Miss::NotFound) => (None, "not-found".to_owned()),
+            Err(miss) => {
+                let label = match &miss {
+                    Miss::MethodNotAllowed(_) => "method-not-allowed",
+                    Miss::NotFound => "not-found",
+                };
+                request.extensions_mut().insert(miss);
+                (None, label.to_owned())
+            }
         },
     };
 

@@ -27,16 +27,13 @@ pub(crate) async fn handle(State(state): State<Shared>, request: Request) -> Res
     match serve(&state, request).await {
         Ok(response) => response,
         Err(error) => {
+            // Errors of the services reached over REST, as one series.
             if let ApiError::Status(status) = &error {
-                record_upstream(&state, status);
+                state.metrics.upstream_error("rest", status.code());
             }
             error.into_response()
         }
     }
-}
-
-fn record_upstream(state: &Shared, status: &tonic::Status) {
-    state.metrics.upstream_error("rest", status.code());
 }
 
 async fn serve(state: &Shared, request: Request) -> Result<Response, ApiError> {
@@ -44,13 +41,14 @@ async fn serve(state: &Shared, request: Request) -> Result<Response, ApiError> {
         return Err(ApiError::bad_request("the edge did not run"));
     };
     let Some(Matched { route, variables }) = request.extensions().get::<Matched>().cloned() else {
+        // The edge looked the path up and found no route.
         let path = request.uri().path().to_owned();
-        return Err(match state.routes.find(request.method(), &path) {
-            Err(Miss::MethodNotAllowed(allowed)) => ApiError::MethodNotAllowed {
+        return Err(match request.extensions().get::<Miss>() {
+            Some(Miss::MethodNotAllowed(allowed)) => ApiError::MethodNotAllowed {
                 method: request.method().clone(),
-                allowed,
+                allowed: allowed.clone(),
             },
-            Ok(_) | Err(Miss::NotFound) => ApiError::NotFound(path),
+            Some(Miss::NotFound) | None => ApiError::NotFound(path),
         });
     };
     match route.shape {
@@ -79,16 +77,26 @@ async fn unary(
     route: &Route,
     message: DynamicMessage,
 ) -> Result<Response, ApiError> {
-    let timeout = state.settings.request_timeout;
-    let reply = tokio::time::timeout(
-        timeout,
+    let reply = within(
+        state,
         state
             .upstreams
             .unary(&route.method, message, &edge.forwarded),
     )
-    .await
-    .map_err(|_| ApiError::Timeout(timeout))??;
+    .await??;
     Ok(reply_json(route, &reply.into_inner()))
+}
+
+/// `work` within the request timeout of ordinary calls (for a stream: the
+/// time to its start).
+pub(crate) async fn within<T>(
+    state: &Shared,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    let timeout = state.settings.request_timeout;
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| ApiError::Timeout(timeout))
 }
 
 /// The reply as JSON, with the status a REST client expects.

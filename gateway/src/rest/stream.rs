@@ -16,6 +16,7 @@ use futures::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 use prost_reflect::{DynamicMessage, Value};
 
+use super::within;
 use crate::{
     error::ApiError,
     json,
@@ -71,7 +72,6 @@ pub(crate) async fn download(
     route: &Route,
     message: DynamicMessage,
 ) -> Result<Response, ApiError> {
-    let timeout = state.settings.request_timeout;
     let started = async {
         let mut stream = state
             .upstreams
@@ -83,9 +83,7 @@ pub(crate) async fn download(
         })?;
         Ok::<_, ApiError>((first, stream))
     };
-    let (first, stream) = tokio::time::timeout(timeout, started)
-        .await
-        .map_err(|_| ApiError::Timeout(timeout))??;
+    let (first, stream) = within(state, started).await??;
     let filename = text(&first, "filename");
     let content_type = text(&first, "content_type");
     let size = first
@@ -133,15 +131,13 @@ pub(crate) async fn events(
     route: &Route,
     message: DynamicMessage,
 ) -> Result<Response, ApiError> {
-    let timeout = state.settings.request_timeout;
-    let stream = tokio::time::timeout(
-        timeout,
+    let stream = within(
+        state,
         state
             .upstreams
             .server_streaming(&route.method, message, &edge.forwarded),
     )
-    .await
-    .map_err(|_| ApiError::Timeout(timeout))??
+    .await??
     .into_inner();
     let events = stream
         .map(|item| match item {

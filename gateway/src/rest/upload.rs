@@ -15,7 +15,7 @@ use prost_reflect::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{media_type, message::set_text, reply_json};
+use super::{media_type, message::set_text, reply_json, within};
 use crate::{
     error::ApiError,
     routes::Route,
@@ -196,18 +196,14 @@ pub(crate) async fn multipart_job(
     }
     .await;
     let result = match filled {
-        Ok(()) => {
-            let timeout = state.settings.request_timeout;
-            tokio::time::timeout(
-                timeout,
-                state
-                    .upstreams
-                    .unary(&route.method, message, &edge.forwarded),
-            )
-            .await
-            .map_err(|_| ApiError::Timeout(timeout))
-            .and_then(|r| r.map_err(ApiError::from))
-        }
+        Ok(()) => within(
+            state,
+            state
+                .upstreams
+                .unary(&route.method, message, &edge.forwarded),
+        )
+        .await
+        .and_then(|r| r.map_err(ApiError::from)),
         Err(e) => Err(e),
     };
     match result {
@@ -349,25 +345,28 @@ where
         }
         Ok::<(), Stop>(())
     };
-    let timeout = state.settings.upload_timeout;
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(call, feed, deadline);
-    let mut fed = false;
-    loop {
-        tokio::select! {
-            outcome = &mut feed, if !fed => match outcome {
-                Ok(()) => {
-                    fed = true;
-                    keep_open = None;
+    tokio::pin!(call, feed);
+    let driven = async {
+        let mut fed = false;
+        loop {
+            tokio::select! {
+                outcome = &mut feed, if !fed => match outcome {
+                    Ok(()) => {
+                        fed = true;
+                        keep_open = None;
+                    }
+                    Err(Stop::Closed) => fed = true,
+                    Err(Stop::Client(error)) => return Err(error),
+                },
+                reply = &mut call => {
+                    let _ = keep_open.take();
+                    return reply.map(tonic::Response::into_inner).map_err(ApiError::from);
                 }
-                Err(Stop::Closed) => fed = true,
-                Err(Stop::Client(error)) => return Err(error),
-            },
-            reply = &mut call => {
-                let _ = keep_open.take();
-                return reply.map(tonic::Response::into_inner).map_err(ApiError::from);
             }
-            () = &mut deadline => return Err(ApiError::Timeout(timeout)),
         }
-    }
+    };
+    let timeout = state.settings.upload_timeout;
+    tokio::time::timeout(timeout, driven)
+        .await
+        .map_err(|_| ApiError::Timeout(timeout))?
 }
