@@ -311,6 +311,34 @@ pub(crate) struct Stage {
 }
 
 impl Stage {
+    /// A second Cloudgene whose jobs never progress, registered (requiring
+    /// a credential) with one H3Africa panel for `populations`.
+    pub(crate) async fn slow_cloudgene(
+        &self,
+        populations: &[&str],
+    ) -> (FakeCloudgene, rpb::Service, rpb::ReferencePanel) {
+        let slow = FakeCloudgene::start(CloudgeneConfig {
+            tokens: vec![CG_TOKEN.to_owned()],
+            ticks_per_poll: 0,
+            ..CloudgeneConfig::default()
+        })
+        .await;
+        let platform = &self.gw.platform;
+        let service = platform
+            .service(
+                "Slow Cloudgene",
+                rpb::ApiType::Michigan,
+                &slow.base_url(),
+                true,
+                json!({}),
+            )
+            .await;
+        let panel = platform
+            .panel(service.id, "H3AFRICA v6", H3A_PANEL, populations, json!({}))
+            .await;
+        (slow, service, panel)
+    }
+
     pub(crate) async fn start(db: TestDb) -> Self {
         Self::on(TestGateway::spawn(db).await, CloudgeneConfig::default()).await
     }

@@ -10,15 +10,12 @@ use std::{collections::BTreeMap, time::Duration};
 use fedimpute_proto::registry as rpb;
 use fedimpute_tests::{
     backends, eventually,
-    fakes::cloudgene::{CloudgeneConfig, FakeCloudgene},
     harness::{jobs::fixture, users::password_of},
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::gateway_common::{
-    CG_TOKEN, H3A_PANEL, ROUTE_MISS, Reply, Stage, TINY, check_error_shape, form,
-};
+use crate::gateway_common::{CG_TOKEN, ROUTE_MISS, Reply, Stage, TINY, check_error_shape, form};
 use crate::gateway_contract_cases::{Auth, Body, Shape, table};
 
 /// `<name>` replaced by its variable.
@@ -93,31 +90,8 @@ async fn the_original_web_clients_calls_keep_working() {
         let stage = Stage::start(db).await;
         let rest = stage.rest();
         let me = Some(stage.token.as_str());
-        let slow = FakeCloudgene::start(CloudgeneConfig {
-            tokens: vec![CG_TOKEN.to_owned()],
-            ticks_per_poll: 0,
-            ..CloudgeneConfig::default()
-        })
-        .await;
+        let (slow, slow_service, slow_panel) = stage.slow_cloudgene(&["afr"]).await;
         let platform = &stage.gw.platform;
-        let slow_service = platform
-            .service(
-                "Slow Cloudgene",
-                rpb::ApiType::Michigan,
-                &slow.base_url(),
-                true,
-                json!({}),
-            )
-            .await;
-        let slow_panel = platform
-            .panel(
-                slow_service.id,
-                "H3AFRICA v6",
-                H3A_PANEL,
-                &["afr"],
-                json!({}),
-            )
-            .await;
         let scratch = platform
             .service(
                 "Scratch",

@@ -4,15 +4,10 @@
 //! a credential, refused forms leaving no file behind, the job list's
 //! filters, cancel, retry and delete.
 
-use fedimpute_proto::registry as rpb;
-use fedimpute_tests::{
-    backends,
-    fakes::cloudgene::{CloudgeneConfig, FakeCloudgene},
-    harness::jobs::fixture,
-};
+use fedimpute_tests::{backends, harness::jobs::fixture};
 use serde_json::{Value, json};
 
-use crate::gateway_common::{CG_TOKEN, H3A_PANEL, Stage, TINY, ids};
+use crate::gateway_common::{CG_TOKEN, Stage, TINY, ids};
 
 /// The original web client's job form.
 fn job_form(name: &str, service: i64, panel: i64) -> Vec<(&'static str, String)> {
@@ -44,31 +39,8 @@ async fn the_originals_job_forms_submit_single_and_federated_jobs() {
         let stage = Stage::start(db).await;
         let rest = stage.rest();
         let me = Some(stage.token.as_str());
-        let slow = FakeCloudgene::start(CloudgeneConfig {
-            tokens: vec![CG_TOKEN.to_owned()],
-            ticks_per_poll: 0,
-            ..CloudgeneConfig::default()
-        })
-        .await;
-        let platform = &stage.gw.platform;
-        let slow_service = platform
-            .service(
-                "Slow Cloudgene",
-                rpb::ApiType::Michigan,
-                &slow.base_url(),
-                true,
-                json!({}),
-            )
-            .await;
-        let slow_panel = platform
-            .panel(
-                slow_service.id,
-                "H3AFRICA v6",
-                H3A_PANEL,
-                &["afr", "mixed"],
-                json!({}),
-            )
-            .await;
+        let (slow, slow_service, slow_panel) = stage.slow_cloudgene(&["afr", "mixed"]).await;
+        let _platform = &stage.gw.platform;
         let vcf = fixture(TINY);
         let file = || Some(("input_file", "chr20 tiny.vcf.gz", vcf.clone()));
 
